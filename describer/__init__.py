@@ -1,0 +1,1 @@
+"""describer: ``Attributes`` → a grounded ``Listing`` (title, bullets, description)."""

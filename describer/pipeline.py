@@ -1,0 +1,98 @@
+"""The ``Describer`` facade: attributes of several products in, one ``Listing`` each out."""
+
+from __future__ import annotations
+
+import re
+
+from describer import prompting
+from describer.generate import CausalGenerator, GenerationOptions
+from tagger.types import Attributes, Listing
+
+TEMPLATE_GENERATOR = "template"
+
+_LABEL_PREFIX = re.compile(r"^\s*(product\s+)?(title|description)\s*[:\-]\s*", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+class Describer:
+    """Writes listings with a causal LM, or with templates alone (``generator="template"``).
+
+    The model is loaded lazily on the first ``describe`` call. Bullets always come from
+    the attributes through ``prompts/bullets.j2``, so facts in bullets are never invented.
+    """
+
+    def __init__(self, generator: CausalGenerator | str | None = None):
+        if generator is None:
+            generator = CausalGenerator()
+        self.generator = generator
+
+    @property
+    def generator_name(self) -> str:
+        if isinstance(self.generator, str):
+            return self.generator
+        return self.generator.name
+
+    def describe(self, attributes: list[Attributes], *, tone: str = "neutral",
+                 length: str = "medium", deterministic: bool = True) -> list[Listing]:
+        prompting.check_choice("tones", tone)
+        prompting.check_choice("lengths", length)
+        products = [prompting.product_context(a) for a in attributes]
+        fallback_titles = [prompting.render("template_title.j2", product=p) for p in products]
+        fallback_texts = [prompting.render("template_description.j2", product=p)
+                          for p in products]
+        if isinstance(self.generator, CausalGenerator):
+            titles, texts = self._generate(products, tone, length, deterministic)
+        else:
+            titles, texts = fallback_titles, fallback_texts
+        listings = []
+        for attrs, product, title, text, fb_title, fb_text in zip(
+                attributes, products, titles, texts, fallback_titles, fallback_texts):
+            listings.append(Listing(
+                title=clean_title(title) or fb_title or "Product",
+                description=clean_description(text) or fb_text,
+                bullets=prompting.bullets(product), attributes=attrs,
+                generator=self.generator_name, template=prompting.template_id(),
+                tone=tone, length=length))
+        return listings
+
+    def _generate(self, products, tone, length, deterministic) -> tuple[list[str], list[str]]:
+        settings = prompting.options()
+        title_options = GenerationOptions(max_new_tokens=settings["title"]["max_new_tokens"],
+                                          do_sample=not deterministic)
+        text_options = GenerationOptions(
+            max_new_tokens=settings["lengths"][length]["max_new_tokens"],
+            do_sample=not deterministic)
+        titles = self.generator([prompting.title_messages(p, tone) for p in products],
+                                title_options)
+        texts = self.generator([prompting.description_messages(p, tone, length)
+                                for p in products], text_options)
+        return titles, texts
+
+
+def clean_title(text: str, max_chars: int = 150) -> str:
+    """First line of a model's answer without labels, quotes or markdown.
+
+    >>> clean_title('Title: "Solimo Vitamin E 268 mg, 365 Capsules."\\nMore text')
+    'Solimo Vitamin E 268 mg, 365 Capsules'
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    title = _LABEL_PREFIX.sub("", lines[0].replace("**", "")).strip().strip("\"'`*# ")
+    title = title.rstrip(".").strip()
+    if len(title) > max_chars:
+        title = title[:max_chars].rsplit(" ", 1)[0]
+    return title
+
+
+def clean_description(text: str) -> str:
+    """One paragraph without labels; a sentence cut off by the token limit is dropped.
+
+    >>> clean_description("Description: Soft cotton tee. Machine washable. Comes in")
+    'Soft cotton tee. Machine washable.'
+    """
+    text = _LABEL_PREFIX.sub("", " ".join(text.replace("**", "").split())).strip().strip('"')
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    if ends and ends[-1] < len(text):
+        text = text[:ends[-1]]
+    return text.strip()

@@ -1,0 +1,114 @@
+"""Render ``Attributes`` into prompts from the jinja2 files in ``prompts/``.
+
+Templates use ``StrictUndefined``: a missing variable is an error, never an empty string
+that silently changes what the model sees. Every rendering is identified by a template id
+(``prompts-v<version>@<sha256 of the files>``) that listings and checkpoints record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+from tagger.errors import TemplateError
+from tagger.types import Attributes
+
+TEMPLATE_FILES = ("system.j2", "product_data.j2", "title.j2", "description.j2", "bullets.j2",
+                  "template_title.j2", "template_description.j2", "options.toml")
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    folder = resources.files("prompts")
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: folder.joinpath(name).read_text("utf-8")
+                                     if folder.joinpath(name).is_file() else None),
+        undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=False,
+        keep_trailing_newline=False)
+
+
+@lru_cache(maxsize=1)
+def options() -> dict[str, Any]:
+    """Tones, lengths, labels and limits from ``prompts/options.toml``."""
+    return tomllib.loads(resources.files("prompts").joinpath("options.toml").read_text("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def template_id() -> str:
+    digest = hashlib.sha256()
+    folder = resources.files("prompts")
+    for name in TEMPLATE_FILES:
+        digest.update(name.encode())
+        digest.update(folder.joinpath(name).read_bytes())
+    return f"prompts-v{options()['version']}@{digest.hexdigest()[:12]}"
+
+
+def render(name: str, **context: Any) -> str:
+    """Render one template; undefined variables and missing files are ``TemplateError``s."""
+    try:
+        return _environment().get_template(name).render(**context).strip()
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"prompt template {name!r} not found in prompts/") from exc
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"prompt template {name!r}: {exc.message}") from exc
+
+
+def check_choice(kind: str, value: str) -> None:
+    """Refuse an unknown tone or length with the valid choices."""
+    valid = options()[kind]
+    if value not in valid:
+        raise TemplateError(f"unknown {kind[:-1]} {value!r}; choose one of {', '.join(valid)}")
+
+
+def product_context(attributes: Attributes) -> dict[str, Any]:
+    """The plain values templates see: only what the attributes actually hold."""
+    labels = options()["entity_labels"]
+    limits = options()["pack_text"]
+    seller = dict(attributes.seller)
+    brand_fact = attributes.fact("brand")
+    brand = seller.pop("brand", None) or (brand_fact.display if brand_fact else "")
+    facts = []
+    for entity, label in labels.items():
+        fact = attributes.fact(entity)
+        if fact is not None:
+            facts.append({"label": label, "value": fact.display})
+    category = attributes.category.label if attributes.category else seller.pop("category", "")
+    looks_like = [tag.name for tag in attributes.tags[:3]]
+    kind = category or (looks_like[0] if looks_like else "product")
+    pack_text = " / ".join(span.text for span in attributes.text_spans[:limits["max_lines"]])
+    return {
+        "brand": brand,
+        "category": category,
+        "kind": kind,
+        "facts": facts,
+        "headline_fact": facts[0]["value"] if facts else "",
+        "colours": [swatch.name for swatch in attributes.colours[:3]],
+        "looks_like": looks_like,
+        "seller": {k.replace("_", " ").capitalize(): v for k, v in seller.items()},
+        "pack_text": pack_text[:limits["max_chars"]],
+    }
+
+
+def title_messages(product: dict[str, Any], tone: str) -> list[dict[str, str]]:
+    settings = options()
+    user = render("title.j2", product=product, tone=settings["tones"][tone]["instruction"],
+                  title_words=settings["title"]["words"])
+    return [{"role": "system", "content": render("system.j2")}, {"role": "user", "content": user}]
+
+
+def description_messages(product: dict[str, Any], tone: str,
+                         length: str) -> list[dict[str, str]]:
+    settings = options()
+    user = render("description.j2", product=product, tone=settings["tones"][tone]["instruction"],
+                  words=settings["lengths"][length]["words"])
+    return [{"role": "system", "content": render("system.j2")}, {"role": "user", "content": user}]
+
+
+def bullets(product: dict[str, Any]) -> list[str]:
+    return [line.strip() for line in render("bullets.j2", product=product).splitlines()
+            if line.strip()]

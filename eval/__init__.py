@@ -1,0 +1,1 @@
+"""Evaluation harness: ``python -m eval.run --task NAME``. Tasks register themselves."""

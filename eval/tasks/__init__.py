@@ -1,0 +1,35 @@
+"""Benchmark tasks. Each module registers a function with ``@register("name")``."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+TaskFn = Callable[[Path, "int | None"], "TaskResult"]
+_TASKS: dict[str, TaskFn] = {}
+
+
+@dataclass
+class TaskResult:
+    """What a task measured: numbers for the JSON file and a markdown table for the report."""
+
+    metrics: dict[str, Any]
+    table: str
+    notes: list[str] = field(default_factory=list)
+
+
+def register(name: str) -> Callable[[TaskFn], TaskFn]:
+    def decorate(fn: TaskFn) -> TaskFn:
+        _TASKS[name] = fn
+        return fn
+    return decorate
+
+
+def tasks() -> dict[str, TaskFn]:
+    """All tasks, importing every module in this package once so they can register."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    return dict(_TASKS)

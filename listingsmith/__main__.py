@@ -1,0 +1,5 @@
+import sys
+
+from listingsmith.cli import main
+
+sys.exit(main())

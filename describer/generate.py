@@ -60,7 +60,10 @@ class CausalGenerator:
 
     def _build(self):
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
         folder = self._weights_folder()
         tokenizer = AutoTokenizer.from_pretrained(folder)
         tokenizer.padding_side = "left"

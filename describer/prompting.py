@@ -19,7 +19,7 @@ from tagger.errors import TemplateError
 from tagger.types import Attributes
 
 TEMPLATE_FILES = ("system.j2", "product_data.j2", "title.j2", "description.j2", "bullets.j2",
-                  "template_title.j2", "template_description.j2", "options.toml")
+                  "template_title.j2", "template_description.j2", "options.toml", "examples.toml")
 
 
 @lru_cache(maxsize=1)
@@ -36,6 +36,13 @@ def _environment() -> jinja2.Environment:
 def options() -> dict[str, Any]:
     """Tones, lengths, labels and limits from ``prompts/options.toml``."""
     return tomllib.loads(resources.files("prompts").joinpath("options.toml").read_text("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def example() -> dict[str, str]:
+    """The in-context example shown before each request (``prompts/examples.toml``)."""
+    text = resources.files("prompts").joinpath("examples.toml").read_text("utf-8")
+    return tomllib.loads(text)["example"]
 
 
 @lru_cache(maxsize=1)
@@ -96,17 +103,30 @@ def product_context(attributes: Attributes) -> dict[str, Any]:
 
 def title_messages(product: dict[str, Any], tone: str) -> list[dict[str, str]]:
     settings = options()
-    user = render("title.j2", product=product, tone=settings["tones"][tone]["instruction"],
-                  title_words=settings["title"]["words"])
-    return [{"role": "system", "content": render("system.j2")}, {"role": "user", "content": user}]
+    variables = dict(tone=settings["tones"][tone]["instruction"],
+                     title_words=settings["title"]["words"])
+    return _chat("title.j2", "title", product, variables)
 
 
 def description_messages(product: dict[str, Any], tone: str,
                          length: str) -> list[dict[str, str]]:
     settings = options()
-    user = render("description.j2", product=product, tone=settings["tones"][tone]["instruction"],
-                  words=settings["lengths"][length]["words"])
-    return [{"role": "system", "content": render("system.j2")}, {"role": "user", "content": user}]
+    variables = dict(tone=settings["tones"][tone]["instruction"],
+                     words=settings["lengths"][length]["words"])
+    return _chat("description.j2", "description", product, variables)
+
+
+def _chat(template: str, answer_key: str, product: dict[str, Any],
+          variables: dict[str, Any]) -> list[dict[str, str]]:
+    """System message, the worked example (its data block, its answer), then the request."""
+    shown = example()
+    example_request = render(template, product=None, example_data=shown["product_data"],
+                             **variables)
+    request = render(template, product=product, example_data=None, **variables)
+    return [{"role": "system", "content": render("system.j2")},
+            {"role": "user", "content": example_request},
+            {"role": "assistant", "content": shown[answer_key]},
+            {"role": "user", "content": request}]
 
 
 def bullets(product: dict[str, Any]) -> list[str]:

@@ -102,8 +102,11 @@ def _exit_code(failed: int) -> int:
 def _describe(args) -> int:
     from describer.generate import CausalGenerator
     from describer.pipeline import TEMPLATE_GENERATOR, Describer
+    from describer.prompting import check_choice
     from tagger.registry import spec_for
 
+    check_choice("tones", args.tone)
+    check_choice("lengths", args.length)
     if args.generator == TEMPLATE_GENERATOR:
         generator = TEMPLATE_GENERATOR
     else:

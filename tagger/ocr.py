@@ -9,7 +9,10 @@ from tagger.registry import ModelSpec, load_once, resolve, spec_for
 from tagger.types import TextSpan
 
 MIN_LINE_SCORE = 0.5
-"""Recogniser confidence below which a line is dropped (rapidocr's own default)."""
+"""Recogniser confidence below which a line is dropped (rapidocr's own default).
+
+Single-character lines are dropped too: on product photos they are nearly always
+texture or a logo fragment read as a stray glyph."""
 
 
 class OcrEngine:
@@ -45,11 +48,17 @@ class OcrEngine:
         spans = []
         for quad, text, score in zip(result.boxes, result.txts, result.scores):
             text = text.strip()
-            if not text or score < MIN_LINE_SCORE:
+            if len(text) < 2 or score < MIN_LINE_SCORE:
                 continue
             quad = np.asarray(quad, dtype=float)
             box = (float(quad[:, 0].min()), float(quad[:, 1].min()),
                    float(quad[:, 0].max()), float(quad[:, 1].max()))
             spans.append(TextSpan(text=text, box=box, score=round(float(score), 4),
-                                  image_index=index))
+                                  image_index=index, line_height=round(_glyph_height(quad), 1)))
         return spans
+
+
+def _glyph_height(quad: np.ndarray) -> float:
+    """The shorter side of the detected quadrilateral: letter height whatever the rotation."""
+    sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
+    return float(min((sides[0] + sides[2]) / 2, (sides[1] + sides[3]) / 2))

@@ -104,7 +104,23 @@ class Tagger:
         brand = fact_parser.extract_brand(attrs.text_spans, options.known_brands)
         if brand is not None:
             found.append(brand)
-        return found + seller_facts(attrs.seller)
+        return distinct_facts(found + seller_facts(attrs.seller), fact_parser.MIN_CONFIDENCE)
+
+
+def distinct_facts(facts: list[Fact], min_confidence: float) -> list[Fact]:
+    """One fact per (entity, value, unit, source), the most confident; weak readings dropped.
+
+    The same "500 g" printed on three photos is one fact; readings below the parser's
+    confidence threshold (a vitamin dose, a nutrition-table row) never reach a listing.
+    """
+    best: dict[tuple, Fact] = {}
+    for fact in facts:
+        if fact.confidence < min_confidence:
+            continue
+        key = (fact.entity, fact.value, fact.unit, fact.source)
+        if key not in best or fact.confidence > best[key].confidence:
+            best[key] = fact
+    return list(best.values())
 
 
 def seller_facts(seller: dict[str, str]) -> list[Fact]:

@@ -263,18 +263,30 @@ class Tag(_Serialisable):
 
 @dataclass(frozen=True)
 class TextSpan(_Serialisable):
-    """One OCR line: the text, where it was read, and how sure the recogniser was."""
+    """One OCR line: the text, where it was read, and how sure the recogniser was.
+
+    ``line_height`` is the height of the glyphs along the (possibly rotated) line; the
+    axis-aligned ``box`` of a vertical line is tall although its letters are small.
+    """
 
     text: str
     box: Box
     score: float
     image_index: int = 0
+    line_height: float | None = None
 
     def __post_init__(self):
         _check_text("TextSpan", "text", self.text)
         object.__setattr__(self, "box", _check_box("TextSpan", "box", self.box))
         object.__setattr__(self, "score", _check_score("TextSpan", "score", self.score))
         _check_index("TextSpan", "image_index", self.image_index)
+        _require(self.line_height is None or (_is_number(self.line_height) and self.line_height >= 0),
+                 "TextSpan", "line_height", "None or a non-negative number", self.line_height)
+
+    @property
+    def height(self) -> float:
+        """Glyph height: ``line_height`` when known, else the box height."""
+        return self.line_height if self.line_height is not None else self.box[3] - self.box[1]
 
 
 FACT_SOURCES = ("ocr", "barcode", "seller")

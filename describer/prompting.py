@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from tagger.errors import TemplateError
-from tagger.types import Attributes
+from tagger.types import Attributes, entity_units
 
 TEMPLATE_FILES = ("system.j2", "product_data.j2", "title.j2", "description.j2", "bullets.j2",
                   "template_title.j2", "template_description.j2", "options.toml", "examples.toml")
@@ -73,10 +73,14 @@ def check_choice(kind: str, value: str) -> None:
 
 
 def product_context(attributes: Attributes) -> dict[str, Any]:
-    """The plain values templates see: only what the attributes actually hold."""
+    """The plain values templates see: only what the attributes actually hold.
+
+    Seller fields win over what was read from photos; seller fields that became facts
+    (``item_weight``) are shown once, as facts.
+    """
     labels = options()["entity_labels"]
     limits = options()["pack_text"]
-    seller = dict(attributes.seller)
+    seller = {k: v for k, v in attributes.seller.items() if k not in entity_units()}
     brand_fact = attributes.fact("brand")
     brand = seller.pop("brand", None) or (brand_fact.display if brand_fact else "")
     facts = []
@@ -85,6 +89,8 @@ def product_context(attributes: Attributes) -> dict[str, Any]:
         if fact is not None:
             facts.append({"label": label, "value": fact.display})
     category = attributes.category.label if attributes.category else seller.pop("category", "")
+    seller_colour = seller.pop("colour", None) or seller.pop("color", None)
+    colours = [seller_colour] if seller_colour else [s.name for s in attributes.colours[:3]]
     looks_like = [tag.name for tag in attributes.tags[:3]]
     kind = category or (looks_like[0] if looks_like else "product")
     pack_text = " / ".join(span.text for span in attributes.text_spans[:limits["max_lines"]])
@@ -94,7 +100,7 @@ def product_context(attributes: Attributes) -> dict[str, Any]:
         "kind": kind,
         "facts": facts,
         "headline_fact": facts[0]["value"] if facts else "",
-        "colours": [swatch.name for swatch in attributes.colours[:3]],
+        "colours": colours,
         "looks_like": looks_like,
         "seller": {k.replace("_", " ").capitalize(): v for k, v in seller.items()},
         "pack_text": pack_text[:limits["max_chars"]],
@@ -130,5 +136,6 @@ def _chat(template: str, answer_key: str, product: dict[str, Any],
 
 
 def bullets(product: dict[str, Any]) -> list[str]:
-    return [line.strip() for line in render("bullets.j2", product=product).splitlines()
-            if line.strip()]
+    hidden = options()["seller"]["not_in_bullets"]
+    return [line.strip() for line in render("bullets.j2", product=product, hidden=hidden)
+            .splitlines() if line.strip()]

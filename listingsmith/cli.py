@@ -32,14 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     describe = commands.add_parser("describe", help="photos of one product → one listing")
     _add_photo_args(describe)
-    describe.add_argument("--tone", default="neutral",
-                          help="neutral, premium, playful or technical (default neutral)")
-    describe.add_argument("--length", default="medium", help="short, medium or long")
-    describe.add_argument("--generator", default=None,
-                          help="'template' (no model), a registered name, or hf:<id>@<rev> / "
-                               "local:<dir> (default: bundled SmolLM2-135M-Instruct)")
-    describe.add_argument("--allow-network", action="store_true",
-                          help="let hf: models download if not cached (off by default)")
+    _add_text_args(describe)
     describe.set_defaults(handler=_describe)
 
     analyze = commands.add_parser("analyze", help="everything but the text, as Attributes")
@@ -57,10 +50,43 @@ def build_parser() -> argparse.ArgumentParser:
     tags.add_argument("--top-k", type=int, default=5, help="how many tags (default 5)")
     tags.set_defaults(handler=_tags)
 
+    write = commands.add_parser("write", help="listings from catalogue records without photos")
+    write.add_argument("records", metavar="RECORDS", help="a .jsonl or .csv of seller records")
+    write.add_argument("--out", required=True, metavar="LISTINGS.jsonl", help="output JSONL")
+    _add_text_args(write)
+    write.add_argument("--batch-size", type=int, default=8, help="records per generation batch")
+    write.set_defaults(handler=_write)
+
     models = commands.add_parser("models", help="list models and whether they are installed")
     models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(handler=_models)
     return parser
+
+
+def _add_text_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tone", default="neutral",
+                        help="neutral, premium, playful or technical (default neutral)")
+    parser.add_argument("--length", default="medium", help="short, medium or long")
+    parser.add_argument("--generator", default=None,
+                        help="'template' (no model), a registered name, or hf:<id>@<rev> / "
+                             "local:<dir> (default: bundled SmolLM2-135M-Instruct)")
+    parser.add_argument("--allow-network", action="store_true",
+                        help="let hf: models download if not cached (off by default)")
+
+
+def _describer(args):
+    """The Describer the text arguments ask for, after checking tone and length."""
+    from describer.generate import CausalGenerator
+    from describer.pipeline import TEMPLATE_GENERATOR, Describer
+    from describer.prompting import check_choice
+    from tagger.registry import spec_for
+
+    check_choice("tones", args.tone)
+    check_choice("lengths", args.length)
+    if args.generator == TEMPLATE_GENERATOR:
+        return Describer(TEMPLATE_GENERATOR)
+    return Describer(CausalGenerator(spec_for("text-generation", args.generator),
+                                     allow_network=args.allow_network))
 
 
 def _add_photo_args(parser: argparse.ArgumentParser) -> None:
@@ -100,22 +126,44 @@ def _exit_code(failed: int) -> int:
 
 
 def _describe(args) -> int:
-    from describer.generate import CausalGenerator
-    from describer.pipeline import TEMPLATE_GENERATOR, Describer
-    from describer.prompting import check_choice
-    from tagger.registry import spec_for
-
-    check_choice("tones", args.tone)
-    check_choice("lengths", args.length)
-    if args.generator == TEMPLATE_GENERATOR:
-        generator = TEMPLATE_GENERATOR
-    else:
-        generator = CausalGenerator(spec_for("text-generation", args.generator),
-                                    allow_network=args.allow_network)
-    describer = Describer(generator)
+    describer = _describer(args)
     attributes, failed = _analyze_photos(args)
     listing = describer.describe([attributes], tone=args.tone, length=args.length)[0]
     print(listing.to_json() if args.json else format_listing(listing))
+    return _exit_code(failed)
+
+
+def _write(args) -> int:
+    """One output line per input record, same id; bad records get an ``error`` line."""
+    from pathlib import Path
+
+    from listingsmith.records import read_records, record_attributes
+
+    describer = _describer(args)
+    records = list(read_records(Path(args.records)))
+    failed = 0
+    out_path = Path(args.out)
+    staging = out_path.with_name(out_path.name + ".partial")
+    with open(staging, "w", encoding="utf-8") as out:
+        for start in range(0, len(records), args.batch_size):
+            batch = records[start:start + args.batch_size]
+            good = [r for r in batch if r.error is None]
+            listings = iter(describer.describe([record_attributes(r) for r in good],
+                                               tone=args.tone, length=args.length))
+            for record in batch:
+                if record.error is not None:
+                    failed += 1
+                    print(f"listingsmith: error: {args.records}: {record.error}", file=sys.stderr)
+                    row = {"id": record.id, "error": record.error}
+                else:
+                    listing = next(listings)
+                    row = {"id": record.id, "title": listing.title,
+                           "description": listing.description, "bullets": listing.bullets,
+                           "generator": listing.generator, "template": listing.template}
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    staging.replace(out_path)
+    print(f"{len(records)} records: {len(records) - failed} listings, {failed} errors → {out_path}",
+          file=sys.stderr)
     return _exit_code(failed)
 
 

@@ -33,6 +33,13 @@ def entity_units() -> dict[str, tuple[str, ...]]:
     return {name: tuple(units) for name, units in json.loads(text).items()}
 
 
+@lru_cache(maxsize=1)
+def unit_symbols() -> dict[str, str]:
+    """Short unit symbols for listings (``gram`` → ``g``), from ``vocab/unit_symbols.json``."""
+    text = resources.files("tagger").joinpath("vocab/unit_symbols.json").read_text("utf-8")
+    return json.loads(text)
+
+
 TEXT_ENTITIES = ("brand", "gtin")
 """Facts whose value is text rather than a number with a unit."""
 
@@ -338,11 +345,11 @@ class Fact(_Serialisable):
 
     @property
     def display(self) -> str:
-        """Human form for listings: ``500 g``-style numbers without a trailing ``.0``."""
+        """Human form for listings: ``500 g``, ``1.5 L`` (no trailing ``.0``, short symbol)."""
         if self.entity in TEXT_ENTITIES:
             return str(self.value)
         number = f"{float(self.value):g}"
-        return f"{number} {self.unit}"
+        return f"{number} {unit_symbols().get(str(self.unit), self.unit)}"
 
 
 @dataclass(frozen=True)

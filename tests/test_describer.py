@@ -22,7 +22,7 @@ def test_prompt_contains_only_attribute_values_and_quotes_pack_text():
     messages = prompting.title_messages(prompting.product_context(solimo_attributes()), "neutral")
     user = messages[-1]["content"]
     assert "- Brand: Solimo" in user
-    assert "- Net weight: 500 gram" in user
+    assert "- Net weight: 500 g" in user
     assert '"Vitamin E 268 mg / 365 Capsules"' in user  # OCR text is quoted as a JSON string
     assert "never instructions" in messages[0]["content"]
 
@@ -53,8 +53,8 @@ def test_template_id_is_stable_and_versioned():
 def test_template_describer_uses_attributes_only():
     listing = Describer("template").describe([solimo_attributes()], tone="premium")[0]
     assert listing.title.startswith("Solimo")
-    assert "500 gram" in listing.title
-    assert "Brand: Solimo" in listing.bullets and "Net weight: 500 gram" in listing.bullets
+    assert "500 g" in listing.title
+    assert "Brand: Solimo" in listing.bullets and "Net weight: 500 g" in listing.bullets
     assert listing.generator == "template" and listing.tone == "premium"
 
 

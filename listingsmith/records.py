@@ -1,0 +1,79 @@
+"""Seller catalogue records (CSV or JSONL) → ``Attributes`` without photos."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from tagger.errors import ListingsmithError
+from tagger.pipeline import seller_facts
+from tagger.types import Attributes
+
+
+@dataclass(frozen=True)
+class Record:
+    """One input line: its id and its fields, or the reason it could not be used."""
+
+    line: int
+    id: str
+    fields: dict[str, str]
+    error: str | None = None
+
+
+def read_records(path: Path) -> Iterator[Record]:
+    """Records from ``.jsonl`` or ``.csv``; a bad line becomes a ``Record`` with an error."""
+    if not path.is_file():
+        raise ListingsmithError(f"{path}: no such file; pass a .jsonl or .csv of records")
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        yield from _jsonl_records(path)
+    elif suffix == ".csv":
+        yield from _csv_records(path)
+    else:
+        raise ListingsmithError(f"{path}: expected a .jsonl or .csv file, got '{suffix or 'none'}'")
+
+
+def _jsonl_records(path: Path) -> Iterator[Record]:
+    with open(path, encoding="utf-8") as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield Record(number, "", {}, f"line {number}: not valid JSON ({exc.msg})")
+                continue
+            if not isinstance(data, dict):
+                yield Record(number, "", {}, f"line {number}: expected a JSON object, "
+                                             f"got {type(data).__name__}")
+                continue
+            yield _record(number, data)
+
+
+def _csv_records(path: Path) -> Iterator[Record]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            yield _record(number, {k: v for k, v in row.items() if k is not None})
+
+
+def _record(number: int, data: dict) -> Record:
+    identifier = data.get("id")
+    if identifier is None or str(identifier).strip() == "":
+        return Record(number, "", {}, f"line {number}: missing 'id'; every record needs one")
+    fields = {}
+    for key, value in data.items():
+        if key == "id" or value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value, ensure_ascii=False)
+        fields[str(key).strip().lower()] = str(value).strip()
+    return Record(number, str(identifier).strip(), fields)
+
+
+def record_attributes(record: Record) -> Attributes:
+    """The seller's fields as attributes; entity fields (``item_weight: "500 g"``) become facts."""
+    return Attributes(seller=dict(record.fields), facts=seller_facts(record.fields),
+                      provenance={"facts": "seller"})

@@ -1,0 +1,46 @@
+"""`listingsmith write`: catalogue records without photos → one listing line per record."""
+
+import json
+
+from listingsmith.cli import main
+
+
+def test_jsonl_records_give_one_line_each_with_errors_kept_in_place(tmp_path, capsys):
+    records = tmp_path / "records.jsonl"
+    records.write_text("\n".join([
+        json.dumps({"id": "A1", "brand": "Northwind", "category": "T-shirt", "colour": "Navy Blue",
+                    "material": "100% cotton", "price": "19.99", "item_weight": "180 g"}),
+        "{broken",
+        json.dumps({"title": "no id"}),
+        json.dumps({"id": 7, "brand": "Acme", "category": "Kettle", "wattage": "2200W",
+                    "item_volume": "1,7 L"}),
+    ]) + "\n")
+    out = tmp_path / "listings.jsonl"
+    code = main(["write", str(records), "--out", str(out), "--generator", "template"])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 1
+    assert [row["id"] for row in rows] == ["A1", "", "", "7"]
+    assert "Navy Blue" in " ".join(rows[0]["bullets"]) and "Net weight: 180 g" in rows[0]["bullets"]
+    assert "Material: 100% cotton" in rows[0]["bullets"]
+    assert not any("19.99" in bullet for bullet in rows[0]["bullets"])
+    assert rows[3]["title"] == "Acme Kettle 1.7 L"
+    assert "Power: 2200 W" in rows[3]["bullets"]
+    assert "not valid JSON" in rows[1]["error"] and "missing 'id'" in rows[2]["error"]
+    assert len(capsys.readouterr().err.strip().splitlines()) == 3  # two errors + the summary
+
+
+def test_csv_records(tmp_path):
+    records = tmp_path / "records.csv"
+    records.write_text("id,brand,category,item_weight,notes\nB1,Oatly,Oat drink,1 L,barista\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["write", str(records), "--out", str(out), "--generator", "template"]) == 0
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["id"] == "B1" and row["title"].startswith("Oatly Oat Drink")
+    assert "Notes: barista" in row["bullets"]
+
+
+def test_unsupported_file_type_is_one_line_error(tmp_path, capsys):
+    path = tmp_path / "records.xlsx"
+    path.write_bytes(b"x")
+    assert main(["write", str(path), "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "expected a .jsonl or .csv" in capsys.readouterr().err

@@ -491,19 +491,53 @@ def predict_entity(facts: list[Fact], entity: str, min_confidence: float = MIN_C
 
 
 def _known_brand_fact(spans: list[TextSpan], known_brands: Iterable[str]) -> Fact | None:
-    """The known brand printed largest (longest name on ties, then earliest line)."""
+    """The known brand printed largest (longest name on ties, then earliest line).
+
+    An exact whole-word match wins; failing that, a word one OCR slip away from a known
+    brand (``Aria`` for ``Arla``, ``SOLMO`` for ``Solimo``) matches at lower confidence.
+    """
     brands = [brand.strip() for brand in known_brands if brand and brand.strip()]
     patterns = {brand: re.compile(r"(?<![^\W_])" + r"\s+".join(map(re.escape, _fold(brand).split()))
                                   + r"(?![^\W_])") for brand in brands}
-    hits = [((span.height, len(brand), -index), brand, span)
-            for index, span in enumerate(spans)
-            for brand in brands if patterns[brand].search(_fold(span.text))]
-    if not hits:
-        return None
-    _, brand, span = max(hits, key=lambda hit: hit[0])
-    confidence = _vocab()["confidence"]["known_brand"] * (0.5 + 0.5 * span.score)
-    return Fact(entity="brand", value=brand, unit=None, raw_text=span.text, source="ocr", span=span,
-                confidence=round(confidence, 4))
+    confidence = _vocab()["confidence"]
+    for matches, factor in ((lambda b, text: bool(patterns[b].search(text)), "known_brand"),
+                            (_is_ocr_variant, "known_brand_ocr_variant")):
+        hits = [((span.height, len(brand), -index), brand, span)
+                for index, span in enumerate(spans)
+                for brand in brands if matches(brand, _fold(span.text))]
+        if hits:
+            _, brand, span = max(hits, key=lambda hit: hit[0])
+            return Fact(entity="brand", value=brand, unit=None, raw_text=span.text, source="ocr",
+                        span=span, confidence=round(confidence[factor] * (0.5 + 0.5 * span.score), 4))
+    return None
+
+
+def _is_ocr_variant(brand: str, folded_line: str) -> bool:
+    """Whether some run of words in the line is the brand with one OCR slip."""
+    target = _fold(brand).split()
+    if sum(char.isalpha() for char in "".join(target)) < _vocab()["brand"]["min_fuzzy_letters"]:
+        return False
+    words = re.findall(r"[^\W_]+", folded_line)
+    size = len(target)
+    return any(_one_ocr_slip("".join(target), "".join(words[i:i + size]))
+               for i in range(len(words) - size + 1))
+
+
+def _one_ocr_slip(expected: str, read: str) -> bool:
+    """One confusable substitution, or one glyph dropped (never an extra letter added).
+
+    >>> _one_ocr_slip("arla", "aria"), _one_ocr_slip("solimo", "solmo")
+    (True, True)
+    >>> _one_ocr_slip("nivea", "niveau"), _one_ocr_slip("arla", "arba")
+    (False, False)
+    """
+    if len(read) == len(expected):
+        diffs = [(a, b) for a, b in zip(expected, read) if a != b]
+        return len(diffs) == 1 and any(diffs[0][0] in group and diffs[0][1] in group
+                                       for group in _vocab()["brand"]["ocr_confusable"])
+    if len(read) == len(expected) - 1:
+        return any(expected[:i] + expected[i + 1:] == read for i in range(len(expected)))
+    return False
 
 
 def _brand_name(span: TextSpan, patterns: _Patterns) -> str | None:

@@ -393,3 +393,19 @@ def test_seller_values_parse_for_their_entity(entity, text, answer):
     else:
         assert [f.answer for f in found] == [answer]
         assert found[0].source == "seller" and found[0].raw_text == text
+
+
+@pytest.mark.parametrize("read, brand", [("Aria", "Arla"), ("yoggl", "Yoggi"), ("oggi", "Yoggi"),
+                                         ("SOLMO", "Solimo"), ("GOD M0RGON juice", "God Morgon"),
+                                         ("alpre", "Alpro")])
+def test_known_brand_survives_one_ocr_slip(read, brand):
+    fact = extract_brand([span("MJOLK", 80), span(read, 30)],
+                         known_brands=["Arla", "Yoggi", "Solimo", "God Morgon", "Alpro"])
+    assert fact.value == brand and fact.raw_text == read
+    assert 0.5 <= fact.confidence < 0.9  # below an exact match
+
+
+@pytest.mark.parametrize("read", ["Niveau", "Arba", "Ar", "Nva"])
+def test_ocr_slip_is_not_any_near_word(read):
+    fact = extract_brand([span(read, 30)], known_brands=["Nivea", "Arla", "Ab"])
+    assert fact is None or fact.value not in ("Nivea", "Arla", "Ab")

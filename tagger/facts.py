@@ -493,48 +493,73 @@ def predict_entity(facts: list[Fact], entity: str, min_confidence: float = MIN_C
 def _known_brand_fact(spans: list[TextSpan], known_brands: Iterable[str]) -> Fact | None:
     """The known brand printed largest (longest name on ties, then earliest line).
 
-    An exact whole-word match wins; failing that, a word one OCR slip away from a known
-    brand (``Aria`` for ``Arla``, ``SOLMO`` for ``Solimo``) matches at lower confidence.
+    An exact whole-word match wins. Failing that, the brand may be split over lines
+    (``GOD`` / ``MOR`` / ``GON``), repeated (``BRAVOBRAVOBRA``) or one OCR slip away
+    (``Aria`` for ``Arla``, ``SOLMO`` for ``Solimo``): matched at lower confidence.
     """
     brands = [brand.strip() for brand in known_brands if brand and brand.strip()]
     patterns = {brand: re.compile(r"(?<![^\W_])" + r"\s+".join(map(re.escape, _fold(brand).split()))
                                   + r"(?![^\W_])") for brand in brands}
     confidence = _vocab()["confidence"]
-    for matches, factor in ((lambda b, text: bool(patterns[b].search(text)), "known_brand"),
-                            (_is_ocr_variant, "known_brand_ocr_variant")):
-        hits = [((span.height, len(brand), -index), brand, span)
-                for index, span in enumerate(spans)
-                for brand in brands if matches(brand, _fold(span.text))]
-        if hits:
-            _, brand, span = max(hits, key=lambda hit: hit[0])
-            return Fact(entity="brand", value=brand, unit=None, raw_text=span.text, source="ocr",
-                        span=span, confidence=round(confidence[factor] * (0.5 + 0.5 * span.score), 4))
-    return None
+    hits = [((span.height, len(brand), -index), brand, span.text, span)
+            for index, span in enumerate(spans)
+            for brand in brands if patterns[brand].search(_fold(span.text))]
+    factor = "known_brand"
+    if not hits:
+        hits = _brand_variant_hits(spans, brands)
+        factor = "known_brand_ocr_variant"
+    if not hits:
+        return None
+    _, brand, raw_text, span = max(hits, key=lambda hit: hit[0])
+    return Fact(entity="brand", value=brand, unit=None, raw_text=raw_text, source="ocr",
+                span=span, confidence=round(confidence[factor] * (0.5 + 0.5 * span.score), 4))
 
 
-def _is_ocr_variant(brand: str, folded_line: str) -> bool:
-    """Whether some run of words in the line is the brand with one OCR slip."""
-    target = _fold(brand).split()
-    if sum(char.isalpha() for char in "".join(target)) < _vocab()["brand"]["min_fuzzy_letters"]:
-        return False
-    words = re.findall(r"[^\W_]+", folded_line)
-    size = len(target)
-    return any(_one_ocr_slip("".join(target), "".join(words[i:i + size]))
-               for i in range(len(words) - size + 1))
+def _brand_variant_hits(spans: list[TextSpan], brands: list[str]) -> list[tuple]:
+    """Runs of up to three consecutive words (across lines of one photo) that spell a brand
+    with at most one OCR slip, or one word that repeats a brand of five or more letters."""
+    min_letters = _vocab()["brand"]["min_fuzzy_letters"]
+    words = [(word, index) for index, span in enumerate(spans)
+             for word in re.findall(r"[^\W_]+", _fold(span.text))]
+    hits = []
+    for brand in brands:
+        target = "".join(_fold(brand).split())
+        if sum(char.isalpha() for char in target) < min_letters:
+            continue
+        for start in range(len(words)):
+            for size in (1, 2, 3):
+                run = words[start:start + size]
+                if len(run) < size or spans[run[0][1]].image_index != spans[run[-1][1]].image_index:
+                    break
+                joined = "".join(word for word, _ in run)
+                if (joined == target or _one_ocr_slip(target, joined)
+                        or (size == 1 and len(target) >= 5 and len(joined) > len(target)
+                            and (target * 3).startswith(joined))):
+                    first, last = run[0][1], run[-1][1]
+                    raw = " / ".join(spans[i].text for i in range(first, last + 1))
+                    span = spans[first]
+                    hits.append(((span.height, len(brand), -first), brand, raw, span))
+    return hits
 
 
 def _one_ocr_slip(expected: str, read: str) -> bool:
-    """One confusable substitution, or one glyph dropped (never an extra letter added).
+    """One confusable substitution (any substitution in a long name), or one glyph dropped;
+    never an extra letter added.
 
     >>> _one_ocr_slip("arla", "aria"), _one_ocr_slip("solimo", "solmo")
     (True, True)
     >>> _one_ocr_slip("nivea", "niveau"), _one_ocr_slip("arla", "arba")
     (False, False)
+    >>> _one_ocr_slip("tropicana", "wropicana")
+    True
     """
     if len(read) == len(expected):
         diffs = [(a, b) for a, b in zip(expected, read) if a != b]
-        return len(diffs) == 1 and any(diffs[0][0] in group and diffs[0][1] in group
-                                       for group in _vocab()["brand"]["ocr_confusable"])
+        if len(diffs) != 1:
+            return False
+        return len(expected) >= _vocab()["brand"]["min_any_substitution_letters"] or any(
+            diffs[0][0] in group and diffs[0][1] in group
+            for group in _vocab()["brand"]["ocr_confusable"])
     if len(read) == len(expected) - 1:
         return any(expected[:i] + expected[i + 1:] == read for i in range(len(expected)))
     return False

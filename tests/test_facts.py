@@ -409,3 +409,10 @@ def test_known_brand_survives_one_ocr_slip(read, brand):
 def test_ocr_slip_is_not_any_near_word(read):
     fact = extract_brand([span(read, 30)], known_brands=["Nivea", "Arla", "Ab"])
     assert fact is None or fact.value not in ("Nivea", "Arla", "Ab")
+
+
+@pytest.mark.parametrize("lines, brand", [(["GOD", "MOR", "GON", "apple"], "God Morgon"),
+                                          (["BRAVOBRAVOBRA", "juice"], "Bravo")])
+def test_known_brand_split_over_lines_or_repeated(lines, brand):
+    fact = extract_brand([span(text, 30) for text in lines], known_brands=["God Morgon", "Bravo"])
+    assert fact.value == brand and fact.confidence < 0.9

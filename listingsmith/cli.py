@@ -93,6 +93,9 @@ def _add_photo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("photos", nargs="+", metavar="PHOTO", help="photos of one product")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--brand", default=None, help="the brand, if you know it")
+    parser.add_argument("--brands", default=None, metavar="FILE",
+                        help="a text file of your brands, one per line: a brand on the pack that "
+                             "matches one (even with an OCR slip) is preferred")
 
 
 def _load(args) -> tuple[list, int]:
@@ -113,12 +116,26 @@ def _load(args) -> tuple[list, int]:
 
 
 def _analyze_photos(args, options=None) -> tuple[Attributes, int]:
+    from dataclasses import replace
+
     from tagger.pipeline import Tagger, TaggerOptions
 
+    options = options or TaggerOptions()
+    if args.brands:
+        options = replace(options, known_brands=_read_brands(args.brands))
     images, failed = _load(args)
     seller = {"brand": args.brand} if args.brand else {}
-    attributes = Tagger().analyze(images, seller=seller, options=options or TaggerOptions())
+    attributes = Tagger().analyze(images, seller=seller, options=options)
     return attributes, failed
+
+
+def _read_brands(path: str) -> tuple[str, ...]:
+    try:
+        text = open(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise ListingsmithError(f"{path}: cannot read the brands file ({exc.strerror}); "
+                                "pass a text file with one brand per line") from exc
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _exit_code(failed: int) -> int:

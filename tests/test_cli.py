@@ -75,3 +75,14 @@ def test_unknown_generator_is_one_line_error(capsys):
 def test_bad_tone_or_length_is_one_line_error(args, capsys):
     assert main(["describe", str(SOLIMO_FRONT), "--generator", "template", *args]) == 2
     assert "choose one of" in capsys.readouterr().err
+
+
+def test_facts_with_a_brands_file_prefers_a_known_brand(tmp_path, capsys):
+    brands = tmp_path / "brands.txt"
+    brands.write_text("Solimo\nAmazonBasics\n")
+    assert main(["facts", str(SOLIMO_FRONT), "--brands", str(brands), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    (brand,) = [f for f in facts if f["entity"] == "brand"]
+    assert brand["value"] == "Solimo" and brand["span"]["text"]
+    assert main(["facts", str(SOLIMO_FRONT), "--entity", "item_weight"]) == 0
+    assert capsys.readouterr().out == "\n"  # the 268 mg vitamin dose is not the pack weight

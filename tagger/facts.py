@@ -461,12 +461,13 @@ def _box_height(fact: Fact) -> float:
 
 
 def _has_net_cue(fact: Fact, patterns: _Patterns) -> bool:
-    """Whether the fact's line says "net" (or starts with the ℮ sign right before the fact)."""
+    """Whether the fact's line says "net" or starts with the ℮ sign (then every quantity on
+    it is the net quantity, and confidence picks the metric one)."""
     if fact.span is None:
         return False
     line = _fold(fact.span.text)
-    before_fact = line.split(_fold(fact.raw_text), 1)[0]
-    return bool(patterns.net_cue.search(line)) or _is_estimated_sign(before_fact, patterns)
+    first_token = line.split(maxsplit=1)[0] if line.split() else ""
+    return bool(patterns.net_cue.search(line)) or _is_estimated_sign(first_token, patterns)
 
 
 def best_fact(facts: list[Fact], entity: str, min_confidence: float = MIN_CONFIDENCE) -> Fact | None:

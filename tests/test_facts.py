@@ -416,3 +416,14 @@ def test_ocr_slip_is_not_any_near_word(read):
 def test_known_brand_split_over_lines_or_repeated(lines, brand):
     fact = extract_brand([span(text, 30) for text in lines], known_brands=["God Morgon", "Bravo"])
     assert fact.value == brand and fact.confidence < 0.9
+
+
+@pytest.mark.parametrize("text, entity, answer", [
+    ("Poids net 16 oz (1 Ib) 454g", "item_weight", "454.0 gram"),   # OCR read lb as Ib
+    ("Net wt 12 oz or 340 g", "item_weight", "340.0 gram"),
+    ("4.3 Itr", "item_volume", "4.3 litre"),                          # OCR read ltr as Itr
+    ("e 16 oz (1 lb) 454g", "item_weight", "454.0 gram"),
+    ("℮ 12.0 fl oz (355 ml)", "item_volume", "355.0 millilitre"),
+])
+def test_metric_equivalent_wins_and_unit_ocr_slips(text, entity, answer):
+    assert predict_entity(parse_facts([span(text)]), entity) == answer

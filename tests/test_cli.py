@@ -86,3 +86,11 @@ def test_facts_with_a_brands_file_prefers_a_known_brand(tmp_path, capsys):
     assert brand["value"] == "Solimo" and brand["span"]["text"]
     assert main(["facts", str(SOLIMO_FRONT), "--entity", "item_weight"]) == 0
     assert capsys.readouterr().out == "\n"  # the 268 mg vitamin dose is not the pack weight
+
+
+def test_text_free_photo_gives_no_facts_and_empty_answer(make_image, capsys):
+    blank = make_image("blank.png", size=(320, 240), colour=(255, 255, 255))
+    assert main(["facts", str(blank), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["facts", str(blank), "--entity", "item_volume"]) == 0
+    assert capsys.readouterr().out == "\n"

@@ -268,6 +268,8 @@ def format_facts(facts: list[Fact]) -> str:
         where = f", photo {fact.span.image_index + 1}" if fact.span is not None else ""
         rows.append(f"  {fact.entity:<30} {fact.display:<20} ← {fact.raw_text!r} "
                     f"({fact.source}{where})")
+        if fact.explanation:
+            rows.append(f"  {'':<30} {'':<20}   {fact.explanation}")
     return "\n".join(rows)
 
 

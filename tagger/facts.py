@@ -505,15 +505,16 @@ def _known_brand_fact(spans: list[TextSpan], known_brands: Iterable[str]) -> Fac
     hits = [((span.height, len(brand), -index), brand, span.text, span)
             for index, span in enumerate(spans)
             for brand in brands if patterns[brand].search(_fold(span.text))]
-    factor = "known_brand"
+    factor, why = "known_brand", "matches a known brand"
     if not hits:
         hits = _brand_variant_hits(spans, brands)
-        factor = "known_brand_ocr_variant"
+        factor, why = "known_brand_ocr_variant", "matches a known brand allowing one OCR slip"
     if not hits:
         return None
     _, brand, raw_text, span = max(hits, key=lambda hit: hit[0])
     return Fact(entity="brand", value=brand, unit=None, raw_text=raw_text, source="ocr",
-                span=span, confidence=round(confidence[factor] * (0.5 + 0.5 * span.score), 4))
+                span=span, confidence=round(confidence[factor] * (0.5 + 0.5 * span.score), 4),
+                explanation=f"{raw_text!r} {why} ({brand!r})")
 
 
 def _brand_variant_hits(spans: list[TextSpan], brands: list[str]) -> list[tuple]:
@@ -603,7 +604,9 @@ def extract_brand(spans: list[TextSpan], known_brands: Iterable[str] = ()) -> Fa
     _, _, name, span = max(candidates, key=lambda candidate: candidate[:2])
     confidence = _vocab()["confidence"]["prominent_line"] * (0.5 + 0.5 * span.score)
     return Fact(entity="brand", value=name, unit=None, raw_text=span.text, source="ocr", span=span,
-                confidence=round(confidence, 4))
+                confidence=round(confidence, 4),
+                explanation=f"the most prominent name-like line of {len(candidates)} candidates "
+                            f"(glyph height {span.height:.0f} px); no known brand matched")
 
 
 # --------------------------------------------------------------------------- seller input

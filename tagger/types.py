@@ -301,7 +301,8 @@ FACT_SOURCES = ("ocr", "barcode", "seller")
 
 @dataclass(frozen=True)
 class Fact(_Serialisable):
-    """A product fact with its provenance: the raw text it came from and where that was read.
+    """A product fact with its provenance: the raw text it came from, where that was read,
+    and (for choices a seller may question, such as the brand) why it was chosen.
 
     Numeric entities (``item_weight``, ``voltage`` …) hold a float ``value`` and a unit
     from the Amazon-ML-2024 schema; ``brand`` and ``gtin`` hold text and no unit.
@@ -314,9 +315,11 @@ class Fact(_Serialisable):
     source: str = "ocr"
     span: TextSpan | None = None
     confidence: float = 1.0
+    explanation: str = ""
 
     def __post_init__(self):
         owner = "Fact"
+        _check_text(owner, "explanation", self.explanation, empty_ok=True)
         units = entity_units()
         known = sorted(units) + list(TEXT_ENTITIES)
         _require(self.entity in known, owner, "entity", f"one of {known}", self.entity)

@@ -296,6 +296,7 @@ def test_prominent_line_is_the_brand():
              span("Net wt 500 g", 70), span("INGREDIENTS", 90), span("Nutrition Facts", 90)]
     fact = extract_brand(spans)
     assert fact.value == "KELLOGG'S" and fact.raw_text == "KELLOGG'S" and fact.span is spans[1]
+    assert "most prominent name-like line" in fact.explanation
 
 
 def test_vitamin_pack_brand_skips_label_text():
@@ -403,6 +404,7 @@ def test_known_brand_survives_one_ocr_slip(read, brand):
                          known_brands=["Arla", "Yoggi", "Solimo", "God Morgon", "Alpro"])
     assert fact.value == brand and fact.raw_text == read
     assert 0.5 <= fact.confidence < 0.9  # below an exact match
+    assert "one OCR slip" in fact.explanation
 
 
 @pytest.mark.parametrize("read", ["Niveau", "Arba", "Ar", "Nva"])

@@ -33,10 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     describe = commands.add_parser("describe", help="photos of one product → one listing")
     _add_photo_args(describe)
     _add_text_args(describe)
+    describe.add_argument("--annotate", default=None, metavar="OUT.png",
+                          help="also draw boxes, colours and warnings on the photos "
+                               "(OUT-1.png, OUT-2.png … for several photos)")
     describe.set_defaults(handler=_describe)
 
     analyze = commands.add_parser("analyze", help="everything but the text, as Attributes")
     _add_photo_args(analyze)
+    analyze.add_argument("--annotate", default=None, metavar="OUT.png",
+                         help="also draw boxes, colours and warnings on the photos")
     analyze.set_defaults(handler=_analyze)
 
     facts = commands.add_parser("facts", help="facts read from the pack (weight, volume, …)")
@@ -93,6 +98,11 @@ def _add_photo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("photos", nargs="+", metavar="PHOTO", help="photos of one product")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--brand", default=None, help="the brand, if you know it")
+    parser.add_argument("--detector", default=None, metavar="SOURCE",
+                        help="a Grounding DINO part detector: hf:<id>@<revision> (from the local "
+                             "Hugging Face cache) or local:<dir>; none by default")
+    parser.add_argument("--kind", default=None,
+                        help="product kind for the part vocabulary (prompts/parts.json)")
     parser.add_argument("--brands", default=None, metavar="FILE",
                         help="a text file of your brands, one per line: a brand on the pack that "
                              "matches one (even with an OCR slip) is preferred")
@@ -120,12 +130,23 @@ def _analyze_photos(args, options=None) -> tuple[Attributes, int]:
 
     from tagger.pipeline import Tagger, TaggerOptions
 
-    options = options or TaggerOptions()
+    options = replace(options or TaggerOptions(), part_kind=args.kind)
     if args.brands:
         options = replace(options, known_brands=_read_brands(args.brands))
+    detector = None
+    if args.detector:
+        from tagger.grounding import GroundingDinoDetector
+        from tagger.registry import spec_for
+
+        detector = GroundingDinoDetector(spec_for("part-detection", args.detector))
     images, failed = _load(args)
     seller = {"brand": args.brand} if args.brand else {}
-    attributes = Tagger().analyze(images, seller=seller, options=options)
+    attributes = Tagger(parts_detector=detector).analyze(images, seller=seller, options=options)
+    if getattr(args, "annotate", None):
+        from tagger.annotate import save_annotated
+
+        for path in save_annotated(images, attributes, args.annotate):
+            print(f"listingsmith: wrote {path}", file=sys.stderr)
     return attributes, failed
 
 

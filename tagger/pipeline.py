@@ -16,11 +16,14 @@ from tagger.backbone import ImageBackbone, imagenet_tags
 from tagger.barcodes import read_barcodes
 from tagger.colours import dominant_colours
 from tagger.detect import product_regions, text_regions
+from tagger.grounding import GroundingDinoDetector, part_queries
 from tagger.io import ProductImage
 from tagger.ocr import OcrEngine
+from tagger.quality import quality_warnings
 from tagger.types import Attributes, Detections, Fact
 
-STAGES = ("ocr", "barcodes", "detect", "colours", "tags", "facts")
+STAGES = ("ocr", "barcodes", "detect", "parts", "colours", "tags", "facts", "quality")
+"""Every stage, in run order; "parts" runs only when a part detector is configured."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class TaggerOptions:
 
     top_k_tags: int = 5
     min_tag_score: float = 0.05
+    part_kind: str | None = None
+    part_box_threshold: float = 0.35
     max_colours: int = 5
     known_brands: tuple[str, ...] = ()
     stages: tuple[str, ...] = STAGES
@@ -50,9 +55,13 @@ class StageTimer:
 
 
 class Tagger:
-    def __init__(self, ocr: OcrEngine | None = None, backbone: ImageBackbone | None = None):
+    """Runs the stages; the optional ``parts_detector`` (Grounding DINO) adds part boxes."""
+
+    def __init__(self, ocr: OcrEngine | None = None, backbone: ImageBackbone | None = None,
+                 parts_detector: GroundingDinoDetector | None = None):
         self.ocr = ocr or OcrEngine()
         self.backbone = backbone or ImageBackbone()
+        self.parts_detector = parts_detector
 
     def analyze(self, images: list[ProductImage], *, seller: dict[str, str] | None = None,
                 options: TaggerOptions = TaggerOptions(),
@@ -77,11 +86,19 @@ class Tagger:
                 barcode_detections, barcode_facts = read_barcodes(images)
             attrs.detections.extend(d for d in barcode_detections if len(d))
             attrs.provenance["barcodes"] = "bundled:zxingcpp"
+        products: list[Detections] | None = None
         if "detect" in options.stages:
             with timer.stage("detect"):
-                attrs.detections[:0] = product_regions(images)
+                products = product_regions(images)
+                attrs.detections[:0] = products
                 attrs.detections.extend(d for d in text_regions(spans_per_image) if len(d))
             attrs.provenance["detect"] = "builtin:border-seeded-mask"
+        if "parts" in options.stages and self.parts_detector is not None:
+            with timer.stage("parts"):
+                parts = self.parts_detector(images, part_queries(options.part_kind),
+                                            box_threshold=options.part_box_threshold)
+                attrs.detections.extend(d for d in parts if len(d))
+            attrs.provenance["parts"] = self.parts_detector.spec.source
         if "colours" in options.stages:
             with timer.stage("colours"):
                 attrs.colours = dominant_colours(images, max_colours=options.max_colours)
@@ -96,6 +113,10 @@ class Tagger:
             with timer.stage("facts"):
                 attrs.facts = self._facts(attrs, barcode_facts, options)
             attrs.provenance["facts"] = "builtin:regex-units"
+        if "quality" in options.stages:
+            with timer.stage("quality"):
+                attrs.warnings = quality_warnings(images, products)
+            attrs.provenance["quality"] = "builtin:vocab/quality.json"
         return attrs
 
     @staticmethod

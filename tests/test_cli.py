@@ -94,3 +94,17 @@ def test_text_free_photo_gives_no_facts_and_empty_answer(make_image, capsys):
     assert json.loads(capsys.readouterr().out) == []
     assert main(["facts", str(blank), "--entity", "item_volume"]) == 0
     assert capsys.readouterr().out == "\n"
+
+
+def test_analyze_reports_quality_warnings_and_writes_annotated_images(make_image, tmp_path, capsys):
+    small = make_image("small.png", size=(300, 200), colour=(180, 40, 40))
+    out = tmp_path / "annotated.png"
+    assert main(["analyze", str(small), str(YOGA_BAG), "--json", "--annotate", str(out)]) == 0
+    attributes = json.loads(capsys.readouterr().out)
+    codes = {(w["code"], w["image_index"]) for w in attributes["warnings"]}
+    assert ("low_resolution", 0) in codes
+    written = sorted(tmp_path.glob("annotated-*.png"))
+    assert [p.name for p in written] == ["annotated-1.png", "annotated-2.png"]
+    from PIL import Image
+
+    assert Image.open(written[1]).size[0] >= 300

@@ -47,7 +47,9 @@ def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> Prod
         raise ImageLoadError(source, "is an empty (0-byte) file; re-export or re-upload the photo")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Our own max_pixels check below is the limit; Pillow's warning threshold
+            # (89 MP) would otherwise refuse legitimate 100 MP camera photos.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(p) as opened:
                 width, height = opened.size
                 if width * height > max_pixels:
@@ -60,8 +62,9 @@ def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> Prod
                 image = ImageOps.exif_transpose(opened)
     except ImageLoadError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageLoadError(source, f"is too large to decode safely ({exc}); downscale it") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(source, "has more pixels than Pillow will decode safely; "
+                                     "downscale it") from exc
     except UnidentifiedImageError as exc:
         raise ImageLoadError(source, "is not an image Pillow can read (expected JPEG, PNG, WebP, "
                                      "GIF, BMP or TIFF)") from exc

@@ -31,6 +31,7 @@ Columns ``name,family,hex``; edit the CSV, not this module, to add or move a col
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from dataclasses import dataclass
@@ -38,11 +39,14 @@ from functools import lru_cache
 from importlib import resources
 
 import cv2
+import joblib
 import numpy as np
 from PIL import Image
 from sklearn.cluster import KMeans
 
+from tagger.errors import ModelError
 from tagger.io import ProductImage
+from tagger.registry import get_spec, resolve
 from tagger.types import ColorSwatch
 
 WORK_SIDE = 128
@@ -370,27 +374,52 @@ def _nearest_vocab(lab: np.ndarray) -> VocabColour:
     return vocabulary()[int(np.argmin(delta_e_2000(lab[None], _vocab_lab())))]
 
 
-def dominant_colours(images: list[ProductImage], *, max_colours: int = 5,
-                     min_share: float = 0.05) -> list[ColorSwatch]:
-    """The product's main colours over all its photos, largest share first.
+# --------------------------------------------------------------------------- colour head
 
-    ``share`` is the fraction of product pixels with that colour, each photo counting equally
-    and pixels near the frame centre counting more (``CENTRE_SIGMA``); it is rounded down to
-    3 decimals, so shares never sum past 1. ``rgb``/``hex`` are the mean colour of those
-    pixels and ``name``/``family`` the nearest vocabulary colour (CIEDE2000). Same-named
-    clusters are reported once; at most ``max_colours``, none under ``min_share``.
+FEATURE_VERSION = 1
+"""Bumped whenever ``colour_features`` changes, so a stale ``colour_head.joblib`` is refused."""
+
+HEAD_CLUSTERS = 3
+"""Merged clusters (largest first) whose colour and share enter the head's features."""
+
+
+class ColourHeadError(ModelError):
+    """``tagger/weights/colour_head.joblib`` exists but cannot be used."""
+
+
+def _features(clusters: list[_Cluster], lab: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The colour head's input, from one clustering (call before naming merges clusters).
+
+    Per top cluster: Lab, chroma, share (zero-padded to ``HEAD_CLUSTERS``); the weighted mean
+    Lab and chroma of all product pixels, the spread of lightness and chroma, the number of
+    clusters, and the top cluster's CIEDE2000 to every vocabulary colour (so a linear model
+    starts from what nearest naming sees).
     """
-    if not images:
-        return []
-    lab, rgb, weight = _product_samples(images)
+    total = float(weight.sum())
+    ranked = sorted(clusters, key=lambda c: c.weight, reverse=True)
+    top = np.zeros((HEAD_CLUSTERS, 5))
+    for row, cluster in zip(top, ranked):
+        row[:] = (*cluster.lab, np.hypot(cluster.lab[1], cluster.lab[2]), cluster.weight / total)
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    mean_lab = np.average(lab, axis=0, weights=weight)
+    mean_chroma = np.average(chroma, weights=weight)
+    spread = [np.sqrt(np.average((lab[:, 0] - mean_lab[0]) ** 2, weights=weight)),
+              np.sqrt(np.average((chroma - mean_chroma) ** 2, weights=weight))]
+    to_vocab = delta_e_2000(ranked[0].lab[None], _vocab_lab())
+    return np.concatenate([top.ravel(), mean_lab, [mean_chroma], spread, [len(clusters)],
+                           to_vocab]).astype(np.float32)
+
+
+def _nearest_swatches(clusters: list[_Cluster], total: float, max_colours: int,
+                      min_share: float) -> list[ColorSwatch]:
+    """Clusters named by the nearest vocabulary colour; same names merged, largest first."""
     named: dict[str, tuple[VocabColour, _Cluster]] = {}
-    for cluster in _merge_close(_kmeans_clusters(lab, rgb, weight)):
+    for cluster in clusters:
         colour = _nearest_vocab(cluster.lab)
         if colour.name in named:
             named[colour.name][1].absorb(cluster)
         else:
             named[colour.name] = (colour, cluster)
-    total = float(weight.sum())
     ranked = sorted(named.values(), key=lambda item: item[1].weight, reverse=True)
     swatches = []
     for colour, cluster in ranked[:max_colours]:
@@ -403,6 +432,94 @@ def dominant_colours(images: list[ProductImage], *, max_colours: int = 5,
                                     hex=f"#{red:02x}{green:02x}{blue:02x}",
                                     share=math.floor(share * 1000 + 1e-9) / 1000))
     return swatches
+
+
+def measure_colours(images: list[ProductImage], *, max_colours: int = 5,
+                    min_share: float = 0.05) -> tuple[np.ndarray, list[ColorSwatch]]:
+    """Head features and nearest-named swatches from a single clustering of the photos.
+
+    The training script (``tagger.train.colour_head``) calls this, so the head is trained on
+    exactly the features ``dominant_colours`` computes at inference.
+    """
+    lab, rgb, weight = _product_samples(images)
+    clusters = _merge_close(_kmeans_clusters(lab, rgb, weight))
+    features = _features(clusters, lab, weight)
+    return features, _nearest_swatches(clusters, float(weight.sum()), max_colours, min_share)
+
+
+def colour_features(images: list[ProductImage]) -> np.ndarray:
+    """The colour head's fixed-length feature vector for one product (all its photos)."""
+    return measure_colours(images)[0]
+
+
+@lru_cache(maxsize=1)
+def colour_head() -> dict | None:
+    """The trained colour head (``tagger/weights/colour_head.joblib``), loaded once.
+
+    ``None`` when the file is not shipped (naming falls back to nearest colour); a file that
+    is there but unreadable or stale raises ``ColourHeadError`` rather than silently
+    degrading the colour names.
+    """
+    resource = resources.files("tagger").joinpath("weights/colour_head.joblib")
+    if not resource.is_file():
+        return None
+    resolve(get_spec("colour-head"))  # refuses a file whose sha256 is not the pinned one
+    with resources.as_file(resource) as path:
+        try:
+            head = joblib.load(path)
+        except Exception as error:  # joblib/pickle raise many types for a damaged file
+            raise ColourHeadError(f"{path}: cannot load the colour head ({error}); retrain it "
+                                  "with python -m tagger.train.colour_head") from error
+    missing = {"model", "classes", "feature_version", "threshold"} - set(head)
+    if missing or head["feature_version"] != FEATURE_VERSION:
+        raise ColourHeadError(f"{path}: colour head is stale or incomplete (missing "
+                              f"{sorted(missing)}, feature_version {head.get('feature_version')}"
+                              f", expected {FEATURE_VERSION}); retrain it with "
+                              "python -m tagger.train.colour_head")
+    return head
+
+
+def name_by_head(features: np.ndarray, swatches: list[ColorSwatch],
+                 head: dict) -> list[ColorSwatch]:
+    """Rename the top swatch with the head's class when it is confident enough.
+
+    Only ``name``/``family`` change; ``rgb``/``hex``/``share`` stay measured. Below the
+    head's calibrated ``threshold`` nearest naming is kept. A lower swatch that already had
+    the new name is dropped so a name is reported once.
+    """
+    if not swatches:
+        return swatches
+    probabilities = head["model"].predict_proba(features[None])[0]
+    best = int(np.argmax(probabilities))
+    if probabilities[best] < head["threshold"]:
+        return swatches
+    name = head["classes"][best]
+    family = {colour.name: colour.family for colour in vocabulary()}[name]
+    top = dataclasses.replace(swatches[0], name=name, family=family)
+    return [top, *(s for s in swatches[1:] if s.name != name)]
+
+
+def dominant_colours(images: list[ProductImage], *, max_colours: int = 5,
+                     min_share: float = 0.05, named_by: str = "head") -> list[ColorSwatch]:
+    """The product's main colours over all its photos, largest share first.
+
+    ``share`` is the fraction of product pixels with that colour, each photo counting equally
+    and pixels near the frame centre counting more (``CENTRE_SIGMA``); it is rounded down to
+    3 decimals, so shares never sum past 1. ``rgb``/``hex`` are the mean colour of those
+    pixels and ``name``/``family`` the nearest vocabulary colour (CIEDE2000). Same-named
+    clusters are reported once; at most ``max_colours``, none under ``min_share``.
+
+    ``named_by="head"`` (default) lets the trained colour head rename the top swatch when it
+    is confident (see ``name_by_head``); ``"nearest"`` is pure nearest-colour naming, also
+    what "head" does when no head is shipped.
+    """
+    if named_by not in ("head", "nearest"):
+        raise ValueError(f"named_by must be 'head' or 'nearest', got {named_by!r}")
+    if not images:
+        return []
+    features, swatches = measure_colours(images, max_colours=max_colours, min_share=min_share)
+    head = colour_head() if named_by == "head" else None
+    return swatches if head is None else name_by_head(features, swatches, head)
 
 
 def base_colour(swatches: list[ColorSwatch]) -> str | None:

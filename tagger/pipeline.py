@@ -102,7 +102,7 @@ class Tagger:
         if "colours" in options.stages:
             with timer.stage("colours"):
                 attrs.colours = dominant_colours(images, max_colours=options.max_colours)
-            attrs.provenance["colours"] = "builtin:kmeans-lab"
+            attrs.provenance["colours"] = "builtin:kmeans-lab+weights/colour_head.joblib"
         if "tags" in options.stages:
             with timer.stage("tags"):
                 outputs = self.backbone(images)

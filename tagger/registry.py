@@ -88,6 +88,13 @@ _REGISTRY: dict[str, ModelSpec] = {
         ModelSpec(
             name="barcode", task="barcode", source="bundled:zxingcpp", license="Apache-2.0",
             description="zxing-cpp EAN/UPC/QR decoder (a library, no weight files)"),
+        ModelSpec(
+            name="colour-head", task="colour-naming", source="bundled:tagger",
+            license="Apache-2.0",
+            description="colour-naming head trained here on fashion train photos "
+                        "(tagger/weights/colour_head.md); retraining changes this hash",
+            files={"weights/colour_head.joblib":
+                   "b09b495087e441fc0e4c7a3af17971f84f2882848e57e2e9330507314208cfb0"}),
     ]
 }
 

@@ -1,0 +1,1 @@
+"""Training scripts for the small heads shipped in ``tagger/weights``."""

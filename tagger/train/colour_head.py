@@ -1,0 +1,185 @@
+"""Train the colour head: cluster colour features -> fashion ``baseColour`` name.
+
+Nearest-vocabulary naming (``tagger.colours``) gets the top colour's exact name right on about
+half the fashion photos: studio light, shading and trims shift a cluster's mean colour across
+name boundaries. A small classifier on the colour stage's own features learns those shifts.
+
+    python -m tagger.train.colour_head --data ../shared/data [--limit N]
+        [--out tagger/weights/colour_head.joblib]
+
+Fits on ``split == "train"`` rows, selects the model and the override threshold on ``"val"``;
+never reads ``"test"`` (``python -m eval.run --task colours`` measures that). Features are
+cached under ``~/.cache/listingsmith/features/`` so re-fitting takes seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import hashlib
+import io
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from tagger.colours import DOMINANT_SHARE, FEATURE_VERSION, MULTI, measure_colours, vocabulary
+from tagger.io import load_image
+
+SKIPPED_LABELS = {"Multi", "NA", "Metallic", ""}
+"""Labels no single dominant colour can match (same rule as ``eval/tasks/colours.py``)."""
+
+CACHE_DIR = Path.home() / ".cache" / "listingsmith" / "features"
+THRESHOLDS = np.round(np.arange(0.0, 0.96, 0.05), 2)
+"""Override thresholds tried on val for the head's top probability."""
+
+MAX_BYTES = 3_000_000
+"""Shipped weights stay small: a candidate whose pickle is larger is not chosen."""
+
+
+def read_rows(data: Path, limit: int | None) -> list[dict[str, str]]:
+    """Train and val rows of ``fashion/styles.csv`` with a photo and a single-colour label."""
+    with open(data / "fashion" / "styles.csv", newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.DictReader(handle)
+                if row["split"] in ("train", "val") and row["image"]
+                and row["baseColour"] not in SKIPPED_LABELS]
+    if limit:  # evenly spaced, so a small run still sees both splits and most colours
+        rows = rows[::max(1, len(rows) // limit)][:limit]
+    return rows
+
+
+def extract(rows: list[dict[str, str]], images_dir: Path, cache: Path | None = None) -> dict:
+    """Features, nearest-naming top name and top share per row (cached when ``cache`` given)."""
+    if cache is not None and cache.exists():
+        return dict(np.load(cache, allow_pickle=False))
+    features, nearest, top_share = [], [], []
+    start = time.perf_counter()
+    for index, row in enumerate(rows, 1):
+        vector, swatches = measure_colours([load_image(images_dir / row["image"])])
+        features.append(vector)
+        nearest.append(swatches[0].name if swatches else "none")
+        top_share.append(swatches[0].share if swatches else 0.0)
+        if index % 500 == 0:
+            print(f"  features {index}/{len(rows)} ({time.perf_counter() - start:.0f}s)")
+    table = {"features": np.array(features), "nearest": np.array(nearest),
+             "top_share": np.array(top_share), "label": np.array([r["baseColour"] for r in rows]),
+             "split": np.array([r["split"] for r in rows])}
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, **table)
+    return table
+
+
+def candidates() -> dict[str, object]:
+    """Small models compared on val exact accuracy."""
+    return {
+        "logistic": make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)),
+        "logistic_balanced": make_pipeline(StandardScaler(), LogisticRegression(
+            C=1.0, max_iter=2000, class_weight="balanced")),
+        "gradient_boosting": HistGradientBoostingClassifier(
+            max_iter=100, learning_rate=0.1, max_leaf_nodes=15, l2_regularization=1.0,
+            early_stopping=False, random_state=0),
+    }
+
+
+def scores(predicted: np.ndarray, top_share: np.ndarray, label: np.ndarray) -> dict[str, float]:
+    """Exact and family accuracy as ``base_colour`` reports it (a thin top colour is Multi)."""
+    family_of = {colour.name: colour.family for colour in vocabulary()}
+    reported = np.where(top_share >= DOMINANT_SHARE, predicted, MULTI)
+    exact = float(np.mean(reported == label))
+    family = float(np.mean([family_of.get(p) is not None and family_of.get(p) == family_of[t]
+                            for p, t in zip(reported, label)]))
+    return {"exact": round(exact, 4), "family": round(family, 4)}
+
+
+def calibrate(probability: np.ndarray, head: np.ndarray, nearest: np.ndarray,
+              label: np.ndarray) -> float:
+    """Lowest threshold where the head's overrides beat nearest naming on the same photos
+    (precision), by a margin, while it still maximises overall exact accuracy on val."""
+    best, best_hits = 1.0, -1
+    for threshold in THRESHOLDS:
+        override = probability >= threshold
+        if not override.any():
+            continue
+        if np.mean(head[override] == label[override]) <= np.mean(nearest[override] == label[override]):
+            continue
+        hits = int(np.sum(np.where(override, head, nearest) == label))
+        if hits > best_hits:
+            best, best_hits = float(threshold), hits
+    return best
+
+
+def train(rows: list[dict[str, str]], images_dir: Path, out: Path,
+          cache: Path | None = None) -> dict:
+    """Extract features, fit the candidates on train, pick one on val, save and return it."""
+    table = extract(rows, images_dir, cache)
+    vocab_names = {colour.name for colour in vocabulary()}
+    known = np.isin(table["label"], list(vocab_names))
+    fit_rows = known & (table["split"] == "train")
+    val_rows = known & (table["split"] == "val")
+    x_fit, y_fit = table["features"][fit_rows], table["label"][fit_rows]
+    x_val, y_val = table["features"][val_rows], table["label"][val_rows]
+    nearest, share = table["nearest"][val_rows], table["top_share"][val_rows]
+    print(f"train {len(y_fit)} / val {len(y_val)} images, {x_fit.shape[1]} features")
+    print(f"nearest naming    val {scores(nearest, share, y_val)}")
+
+    chosen = None
+    for name, model in candidates().items():
+        start = time.perf_counter()
+        model.fit(x_fit, y_fit)
+        probability = model.predict_proba(x_val)
+        head = model.classes_[np.argmax(probability, axis=1)]
+        threshold = calibrate(probability.max(axis=1), head, nearest, y_val)
+        combined = np.where(probability.max(axis=1) >= threshold, head, nearest)
+        metrics = {"head_only": scores(head, share, y_val), "with_threshold": scores(combined, share, y_val)}
+        size = len(_pickled(model))
+        print(f"{name:<18} val {metrics} threshold {threshold} "
+              f"{size / 1e6:.2f} MB fit {time.perf_counter() - start:.1f}s")
+        if size <= MAX_BYTES and (chosen is None or metrics["with_threshold"]["exact"]
+                                  > chosen["metrics"]["val"]["exact"]):
+            chosen = {"name": name, "model": model, "threshold": threshold,
+                      "metrics": {"val": metrics["with_threshold"],
+                                  "val_head_only": metrics["head_only"],
+                                  "val_nearest": scores(nearest, share, y_val)}}
+    bundle = {"model": chosen["model"], "classes": [str(c) for c in chosen["model"].classes_],
+              "threshold": chosen["threshold"], "feature_version": FEATURE_VERSION,
+              "model_name": chosen["name"], "metrics": chosen["metrics"],
+              "data": f"fashion/styles.csv train split, {len(y_fit)} images "
+                      f"(val {len(y_val)} for selection)",
+              "trained": datetime.date.today().isoformat()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(bundle, out, compress=3)
+    print(f"chose {chosen['name']}: val {chosen['metrics']['val']} -> {out} "
+          f"({out.stat().st_size / 1e6:.2f} MB)")
+    return bundle
+
+
+def _pickled(model: object) -> bytes:
+    """The model as shipped (compressed), to compare sizes before choosing."""
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer, compress=3)
+    return buffer.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--limit", type=int, default=None, help="rows to use (development)")
+    parser.add_argument("--out", type=Path, default=Path("tagger/weights/colour_head.joblib"))
+    args = parser.parse_args()
+    rows = read_rows(args.data, args.limit)
+    key = hashlib.sha1(f"{args.data.resolve()}|{args.limit}|v{FEATURE_VERSION}".encode())
+    cache = CACHE_DIR / f"colour_head-{key.hexdigest()[:16]}.npz"
+    start = time.perf_counter()
+    train(rows, args.data / "fashion", args.out, cache)
+    print(f"done in {time.perf_counter() - start:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from tagger.errors import ListingsmithError
@@ -152,7 +153,7 @@ def _analyze_photos(args, options=None) -> tuple[Attributes, int]:
 
 def _read_brands(path: str) -> tuple[str, ...]:
     try:
-        text = open(path, encoding="utf-8").read()
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ListingsmithError(f"{path}: cannot read the brands file ({exc.strerror}); "
                                 "pass a text file with one brand per line") from exc
@@ -173,8 +174,6 @@ def _describe(args) -> int:
 
 def _write(args) -> int:
     """One output line per input record, same id; bad records get an ``error`` line."""
-    from pathlib import Path
-
     from listingsmith.records import read_records, record_attributes
 
     describer = _describer(args)

@@ -376,8 +376,12 @@ def _nearest_vocab(lab: np.ndarray) -> VocabColour:
 
 # --------------------------------------------------------------------------- colour head
 
-FEATURE_VERSION = 1
-"""Bumped whenever ``colour_features`` changes, so a stale ``colour_head.joblib`` is refused."""
+FEATURE_VERSION = 2
+"""Bumped whenever the head's input changes, so a stale ``colour_head.joblib`` is refused.
+
+Version 2: ``colour_features`` followed by ``product_image_features`` (the mean pooled
+EfficientNet-Lite0 feature of the product's photos), which tells the head what kind of
+product it is looking at (a navy shirt photographs differently from a navy shoe)."""
 
 HEAD_CLUSTERS = 3
 """Merged clusters (largest first) whose colour and share enter the head's features."""
@@ -448,7 +452,7 @@ def measure_colours(images: list[ProductImage], *, max_colours: int = 5,
 
 
 def colour_features(images: list[ProductImage]) -> np.ndarray:
-    """The colour head's fixed-length feature vector for one product (all its photos)."""
+    """The colour part of the head's input: a fixed-length vector for one product."""
     return measure_colours(images)[0]
 
 
@@ -500,7 +504,8 @@ def name_by_head(features: np.ndarray, swatches: list[ColorSwatch],
 
 
 def dominant_colours(images: list[ProductImage], *, max_colours: int = 5,
-                     min_share: float = 0.05, named_by: str = "head") -> list[ColorSwatch]:
+                     min_share: float = 0.05, named_by: str = "head",
+                     image_features: np.ndarray | None = None) -> list[ColorSwatch]:
     """The product's main colours over all its photos, largest share first.
 
     ``share`` is the fraction of product pixels with that colour, each photo counting equally
@@ -511,7 +516,8 @@ def dominant_colours(images: list[ProductImage], *, max_colours: int = 5,
 
     ``named_by="head"`` (default) lets the trained colour head rename the top swatch when it
     is confident (see ``name_by_head``); ``"nearest"`` is pure nearest-colour naming, also
-    what "head" does when no head is shipped.
+    what "head" does when no head is shipped. ``image_features`` (from
+    ``product_image_features``) saves recomputing the backbone when the caller has it.
     """
     if named_by not in ("head", "nearest"):
         raise ValueError(f"named_by must be 'head' or 'nearest', got {named_by!r}")
@@ -519,7 +525,23 @@ def dominant_colours(images: list[ProductImage], *, max_colours: int = 5,
         return []
     features, swatches = measure_colours(images, max_colours=max_colours, min_share=min_share)
     head = colour_head() if named_by == "head" else None
-    return swatches if head is None else name_by_head(features, swatches, head)
+    if head is None:
+        return swatches
+    if image_features is None:
+        image_features = product_image_features(images)
+    return name_by_head(np.concatenate([features, image_features]).astype(np.float32), swatches,
+                        head)
+
+
+def product_image_features(images: list[ProductImage]) -> np.ndarray:
+    """Mean pooled EfficientNet-Lite0 feature of the photos: the head's second input.
+
+    The pipeline passes the features its tags stage already computed; this computes them
+    (loading the bundled backbone once) for callers that have none.
+    """
+    from tagger.backbone import ImageBackbone
+
+    return np.mean([output.features for output in ImageBackbone()(images)], axis=0)
 
 
 def base_colour(swatches: list[ColorSwatch]) -> str | None:

@@ -11,6 +11,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from tagger import facts as fact_parser
 from tagger.backbone import ImageBackbone, imagenet_tags
 from tagger.barcodes import read_barcodes
@@ -99,13 +101,18 @@ class Tagger:
                                             box_threshold=options.part_box_threshold)
                 attrs.detections.extend(d for d in parts if len(d))
             attrs.provenance["parts"] = self.parts_detector.spec.source
+        if "tags" in options.stages or "colours" in options.stages:
+            with timer.stage("backbone"):
+                outputs = self.backbone(images)
         if "colours" in options.stages:
             with timer.stage("colours"):
-                attrs.colours = dominant_colours(images, max_colours=options.max_colours)
-            attrs.provenance["colours"] = "builtin:kmeans-lab+weights/colour_head.joblib"
+                image_features = np.mean([output.features for output in outputs], axis=0)
+                attrs.colours = dominant_colours(images, max_colours=options.max_colours,
+                                                 image_features=image_features)
+            attrs.provenance["colours"] = ("builtin:kmeans-lab+weights/colour_head.joblib+"
+                                           + self.backbone.spec.source)
         if "tags" in options.stages:
             with timer.stage("tags"):
-                outputs = self.backbone(images)
                 attrs.tags = imagenet_tags(outputs, top_k=options.top_k_tags,
                                            min_score=options.min_tag_score)
             attrs.provenance["tags"] = self.backbone.spec.source

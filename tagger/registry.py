@@ -94,7 +94,7 @@ _REGISTRY: dict[str, ModelSpec] = {
             description="colour-naming head trained here on fashion train photos "
                         "(tagger/weights/colour_head.md); retraining changes this hash",
             files={"weights/colour_head.joblib":
-                   "b09b495087e441fc0e4c7a3af17971f84f2882848e57e2e9330507314208cfb0"}),
+                   "297a7b0c3ed0b43442e421b33c1bdd843ed2cac2fa693b561e12f4a90ca5a2cb"}),
     ]
 }
 

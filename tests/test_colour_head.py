@@ -76,7 +76,7 @@ def test_training_runs_on_a_tiny_dataset(tmp_path):
         rows.append({"image": name, "baseColour": label,
                      "split": "val" if index >= 20 else "train"})
     out = tmp_path / "head.joblib"
-    train(rows, tmp_path, out)
+    train(rows, tmp_path, out, image_components=4)
     bundle = joblib.load(out)
     assert set(bundle["classes"]) == set(SWATCH_COLOURS)
     assert bundle["feature_version"] == FEATURE_VERSION

@@ -153,8 +153,10 @@ def test_tiny_and_grayscale_images_do_not_crash(tmp_path):
 
     gray = Image.new("L", (120, 90), 250)
     ImageDraw.Draw(gray).ellipse((30, 20, 90, 70), fill=90)
-    gray_swatches = dominant_colours([_save(tmp_path, "gray.png", gray)])
-    assert gray_swatches[0].family == "grey"
+    gray_photo = _save(tmp_path, "gray.png", gray)
+    assert dominant_colours([gray_photo], named_by="nearest")[0].family == "grey"
+    # the trained head may call a dark grey "Black", as the fashion catalogue often does
+    assert dominant_colours([gray_photo])[0].family in ("grey", "black")
 
     flat = dominant_colours([_save(tmp_path, "flat.png", Image.new("RGB", (64, 64), RED))])
     assert flat[0].name == "Red"

@@ -1,8 +1,10 @@
-"""Train the colour head: cluster colour features -> fashion ``baseColour`` name.
+"""Train the colour head: cluster colour features + image features -> fashion ``baseColour``.
 
 Nearest-vocabulary naming (``tagger.colours``) gets the top colour's exact name right on about
 half the fashion photos: studio light, shading and trims shift a cluster's mean colour across
-name boundaries. A small classifier on the colour stage's own features learns those shifts.
+name boundaries. A small classifier on the colour stage's own features learns those shifts;
+the bundled EfficientNet-Lite0 feature of the photo (reduced by PCA) tells it what kind of
+product it is, which the catalogue's naming habits depend on.
 
     python -m tagger.train.colour_head --data ../shared/data [--limit N]
         [--out tagger/weights/colour_head.joblib]
@@ -24,11 +26,14 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from tagger.backbone import ImageBackbone
 from tagger.colours import DOMINANT_SHARE, FEATURE_VERSION, MULTI, measure_colours, vocabulary
 from tagger.io import load_image
 
@@ -38,6 +43,15 @@ SKIPPED_LABELS = {"Multi", "NA", "Metallic", ""}
 CACHE_DIR = Path.home() / ".cache" / "listingsmith" / "features"
 THRESHOLDS = np.round(np.arange(0.0, 0.96, 0.05), 2)
 """Override thresholds tried on val for the head's top probability."""
+
+IMAGE_FEATURES = 1280
+"""Width of the EfficientNet-Lite0 pooled feature appended to the colour features."""
+
+IMAGE_COMPONENTS = 48
+"""PCA components kept of the image feature (val: 16 → 72.3%, 48 → 73.1% exact)."""
+
+BATCH = 32
+"""Photos per backbone batch while extracting features."""
 
 MAX_BYTES = 3_000_000
 """Shipped weights stay small: a candidate whose pickle is larger is not chosen."""
@@ -59,15 +73,17 @@ def extract(rows: list[dict[str, str]], images_dir: Path, cache: Path | None = N
     if cache is not None and cache.exists():
         return dict(np.load(cache, allow_pickle=False))
     features, nearest, top_share = [], [], []
+    backbone = ImageBackbone()
     start = time.perf_counter()
-    for index, row in enumerate(rows, 1):
-        vector, swatches = measure_colours([load_image(images_dir / row["image"])])
-        features.append(vector)
-        nearest.append(swatches[0].name if swatches else "none")
-        top_share.append(swatches[0].share if swatches else 0.0)
-        if index % 500 == 0:
-            print(f"  features {index}/{len(rows)} ({time.perf_counter() - start:.0f}s)")
-    table = {"features": np.array(features), "nearest": np.array(nearest),
+    for first in range(0, len(rows), BATCH):
+        images = [load_image(images_dir / row["image"]) for row in rows[first:first + BATCH]]
+        for image, output in zip(images, backbone(images, batch_size=BATCH)):
+            vector, swatches = measure_colours([image])
+            features.append(np.concatenate([vector, output.features]))
+            nearest.append(swatches[0].name if swatches else "none")
+            top_share.append(swatches[0].share if swatches else 0.0)
+        print(f"  features {len(features)}/{len(rows)} ({time.perf_counter() - start:.0f}s)")
+    table = {"features": np.array(features, dtype=np.float32), "nearest": np.array(nearest),
              "top_share": np.array(top_share), "label": np.array([r["baseColour"] for r in rows]),
              "split": np.array([r["split"] for r in rows])}
     if cache is not None:
@@ -76,15 +92,21 @@ def extract(rows: list[dict[str, str]], images_dir: Path, cache: Path | None = N
     return table
 
 
-def candidates() -> dict[str, object]:
-    """Small models compared on val exact accuracy."""
+def candidates(image_components: int) -> dict[str, object]:
+    """Small models compared on val exact accuracy; each sees the colour features as they are
+    and the 1280-d image feature reduced by PCA (fitted on train) to ``image_components``."""
+    def with_image_pca(model):
+        columns = ColumnTransformer([
+            ("colour", "passthrough", slice(0, -IMAGE_FEATURES)),
+            ("image", PCA(image_components, random_state=0), slice(-IMAGE_FEATURES, None))])
+        return make_pipeline(columns, model)
+
     return {
-        "logistic": make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)),
-        "logistic_balanced": make_pipeline(StandardScaler(), LogisticRegression(
-            C=1.0, max_iter=2000, class_weight="balanced")),
-        "gradient_boosting": HistGradientBoostingClassifier(
+        "logistic": with_image_pca(make_pipeline(StandardScaler(),
+                                                 LogisticRegression(C=1.0, max_iter=2000))),
+        "gradient_boosting": with_image_pca(HistGradientBoostingClassifier(
             max_iter=100, learning_rate=0.1, max_leaf_nodes=15, l2_regularization=1.0,
-            early_stopping=False, random_state=0),
+            early_stopping=False, random_state=0)),
     }
 
 
@@ -116,7 +138,7 @@ def calibrate(probability: np.ndarray, head: np.ndarray, nearest: np.ndarray,
 
 
 def train(rows: list[dict[str, str]], images_dir: Path, out: Path,
-          cache: Path | None = None) -> dict:
+          cache: Path | None = None, image_components: int = IMAGE_COMPONENTS) -> dict:
     """Extract features, fit the candidates on train, pick one on val, save and return it."""
     table = extract(rows, images_dir, cache)
     vocab_names = {colour.name for colour in vocabulary()}
@@ -130,7 +152,7 @@ def train(rows: list[dict[str, str]], images_dir: Path, out: Path,
     print(f"nearest naming    val {scores(nearest, share, y_val)}")
 
     chosen = None
-    for name, model in candidates().items():
+    for name, model in candidates(image_components).items():
         start = time.perf_counter()
         model.fit(x_fit, y_fit)
         probability = model.predict_proba(x_val)

@@ -291,8 +291,19 @@ def product_mask(image: ProductImage) -> np.ndarray:
     GrabCut is used when it is not (shop or lifestyle photos). A mask under
     ``MIN_PRODUCT_SHARE`` of the frame falls back to the central region.
     """
-    rgb = _working_rgb(image)
-    return _mask_from(rgb, srgb_to_lab(rgb), image.opaque)
+    return working_view(image)[2]
+
+
+def working_view(image: ProductImage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The photo at the working resolution as (RGB uint8, CIELAB, product mask).
+
+    Computed once per photo and kept on it: detection, colours and quality all need it.
+    """
+    if "working_view" not in image.derived:
+        rgb = _working_rgb(image)
+        lab = srgb_to_lab(rgb)
+        image.derived["working_view"] = (rgb, lab, _mask_from(rgb, lab, image.opaque))
+    return image.derived["working_view"]
 
 
 # --------------------------------------------------------------------------- clustering
@@ -326,9 +337,8 @@ def _product_samples(images: list[ProductImage]) -> tuple[np.ndarray, np.ndarray
     rng = np.random.default_rng(_SEED)
     labs, rgbs, weights = [], [], []
     for image in images:
-        rgb = _working_rgb(image)
-        lab = srgb_to_lab(rgb)
-        index = np.flatnonzero(_mask_from(rgb, lab, image.opaque))
+        rgb, lab, mask = working_view(image)
+        index = np.flatnonzero(mask)
         if len(index) > SAMPLES_PER_IMAGE:
             index = rng.choice(index, SAMPLES_PER_IMAGE, replace=False)
         weight = _centre_weight(rgb.shape[:2]).reshape(-1)[index]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +19,17 @@ MAX_PIXELS = 150_000_000
 
 @dataclass(frozen=True)
 class ProductImage:
-    """An EXIF-corrected RGB photo plus, for transparent images, which pixels are opaque."""
+    """An EXIF-corrected RGB photo plus, for transparent images, which pixels are opaque.
+
+    ``derived`` holds values computed from the pixels that several stages need (the
+    product mask), so each is computed once per photo.
+    """
 
     source: str
     image: Image.Image
     info: ImageInfo
     opaque: np.ndarray | None = None
+    derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from tagger.colours import product_mask
+from tagger.colours import working_view
 from tagger.detect import product_regions
 from tagger.io import ProductImage
 from tagger.types import Detections, QualityWarning
@@ -63,8 +63,7 @@ def _image_warnings(image: ProductImage, index: int,
     limits = thresholds()
     photo = f"photo {index + 1}"
     width, height = image.size
-    mask = product_mask(image)
-    rgb = np.asarray(_resized(image.image, mask.shape[1], mask.shape[0]), dtype=np.uint8)
+    rgb, _, mask = working_view(image)
     found = []
 
     def warn(code: str, message: str, value: float, threshold: float) -> None:

@@ -13,6 +13,9 @@ from tagger.types import Attributes, Fact, Listing
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
+TRAINERS = {"aligner": "tagger.train.aligner"}
+"""``listingsmith train NAME`` → the module whose ``main(argv)`` trains it (one script each)."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
@@ -53,7 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     tags = commands.add_parser("tags", help="scored tags for the photos of one product")
     _add_photo_args(tags)
-    tags.add_argument("--top-k", type=int, default=5, help="how many tags (default 5)")
+    tags.add_argument("--top-k", type=int, default=10, help="at most this many tags (default 10)")
+    tags.add_argument("--vocab", default=None, metavar="FILE",
+                      help="your own tags: a .txt file (one tag per line) or a .toml like "
+                           "tagger/vocab/tags.toml; no retraining needed")
+    tags.add_argument("--threshold", type=float, default=None,
+                      help="show tags scoring at least this (0-1) instead of the calibrated "
+                           "per-tag thresholds")
     tags.set_defaults(handler=_tags)
 
     write = commands.add_parser("write", help="listings from catalogue records without photos")
@@ -62,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_text_args(write)
     write.add_argument("--batch-size", type=int, default=8, help="records per generation batch")
     write.set_defaults(handler=_write)
+
+    train = commands.add_parser("train", help="retrain a bundled model on your data",
+                                description="Retrain a model; arguments after the model name "
+                                            "go to its training script (see --help there).")
+    train.add_argument("model", choices=sorted(TRAINERS), help="which model")
+    train.add_argument("args", nargs=argparse.REMAINDER, help="the training script's arguments")
+    train.set_defaults(handler=_train)
 
     models = commands.add_parser("models", help="list models and whether they are installed")
     models.add_argument("--json", action="store_true", help="print JSON")
@@ -104,6 +120,10 @@ def _add_photo_args(parser: argparse.ArgumentParser) -> None:
                              "Hugging Face cache) or local:<dir>; none by default")
     parser.add_argument("--kind", default=None,
                         help="product kind for the part vocabulary (prompts/parts.json)")
+    parser.add_argument("--tagger", default=None, metavar="SOURCE",
+                        help="image–text model for tags: a CLIP checkpoint as hf:<id>@<revision> "
+                             "(from the local Hugging Face cache) or local:<dir>; default the "
+                             "bundled aligner")
     parser.add_argument("--brands", default=None, metavar="FILE",
                         help="a text file of your brands, one per line: a brand on the pack that "
                              "matches one (even with an OCR slip) is preferred")
@@ -140,9 +160,16 @@ def _analyze_photos(args, options=None) -> tuple[Attributes, int]:
         from tagger.registry import spec_for
 
         detector = GroundingDinoDetector(spec_for("part-detection", args.detector))
+    tag_model = None
+    if args.tagger:
+        from tagger.clip import ClipImageText
+        from tagger.registry import spec_for
+
+        tag_model = ClipImageText(spec_for("image-text", args.tagger))
     images, failed = _load(args)
     seller = {"brand": args.brand} if args.brand else {}
-    attributes = Tagger(parts_detector=detector).analyze(images, seller=seller, options=options)
+    tagger = Tagger(parts_detector=detector, tag_model=tag_model)
+    attributes = tagger.analyze(images, seller=seller, options=options)
     if getattr(args, "annotate", None):
         from tagger.annotate import save_annotated
 
@@ -228,13 +255,22 @@ def _facts(args) -> int:
 def _tags(args) -> int:
     from tagger.pipeline import TaggerOptions
 
-    options = TaggerOptions(stages=("tags",), top_k_tags=args.top_k, min_tag_score=0.0)
+    options = TaggerOptions(stages=("tags",), top_k_tags=args.top_k, tag_threshold=args.threshold,
+                            tag_vocabulary=args.vocab)
     attributes, failed = _analyze_photos(args, options)
     if args.json:
         print(json.dumps([t.to_dict() for t in attributes.tags], indent=2, ensure_ascii=False))
     else:
-        print("\n".join(f"{t.score:.3f}  {t.name}" for t in attributes.tags))
+        print("\n".join(f"{t.score:.3f}  {t.name:<24} ({t.group})" for t in attributes.tags)
+              or "(no tag passed its threshold; try --threshold 0.1)")
     return _exit_code(failed)
+
+
+def _train(args) -> int:
+    import importlib
+
+    importlib.import_module(TRAINERS[args.model]).main(args.args)
+    return EXIT_OK
 
 
 def _models(args) -> int:

@@ -1,4 +1,4 @@
-"""Bundled EfficientNet-Lite0: pooled image features and ImageNet-label tags, batched."""
+"""Bundled EfficientNet-Lite0: pooled image features and ImageNet class probabilities, batched."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from PIL import Image
 
 from tagger.io import ProductImage
 from tagger.registry import ModelSpec, load_once, resolve, spec_for
-from tagger.types import Tag
 
 INPUT_SIZE = 224
 RESIZE_SIZE = 256
@@ -73,18 +72,6 @@ class ImageBackbone:
             pooled, probs = self.forward(self.preprocess(images[start:start + batch_size]))
             outputs.extend(BackboneOutput(f.numpy(), p.numpy()) for f, p in zip(pooled, probs))
         return outputs
-
-
-def imagenet_tags(outputs: list[BackboneOutput], *, top_k: int = 5,
-                  min_score: float = 0.05) -> list[Tag]:
-    """Top ImageNet classes of the mean probability over all photos of one product."""
-    if not outputs:
-        return []
-    mean = np.mean([o.probabilities for o in outputs], axis=0)
-    labels = imagenet_labels()
-    order = np.argsort(mean)[::-1][:top_k]
-    return [Tag(name=labels[i], score=round(float(mean[i]), 4), source="image-backbone",
-                group="imagenet") for i in order if mean[i] >= min_score]
 
 
 def _resize_center_crop(image: Image.Image) -> np.ndarray:

@@ -14,14 +14,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tagger import facts as fact_parser
-from tagger.backbone import ImageBackbone, imagenet_tags
+from tagger.aligner import AlignedImageText
+from tagger.backbone import ImageBackbone
 from tagger.barcodes import read_barcodes
 from tagger.colours import dominant_colours
 from tagger.detect import product_regions, text_regions
 from tagger.grounding import GroundingDinoDetector, part_queries
+from tagger.image_text import ImageTextModel
 from tagger.io import ProductImage
 from tagger.ocr import OcrEngine
 from tagger.quality import quality_warnings
+from tagger.tags import TagScorer, load_vocabulary, product_embedding
 from tagger.types import Attributes, Detections, Fact
 
 STAGES = ("ocr", "barcodes", "detect", "parts", "colours", "tags", "facts", "quality")
@@ -32,8 +35,11 @@ STAGES = ("ocr", "barcodes", "detect", "parts", "colours", "tags", "facts", "qua
 class TaggerOptions:
     """Per-call knobs for ``Tagger.analyze``."""
 
-    top_k_tags: int = 5
-    min_tag_score: float = 0.05
+    top_k_tags: int = 10
+    tag_threshold: float | None = None
+    """Overrides every calibrated per-tag threshold when set."""
+    tag_vocabulary: str | None = None
+    """A user's vocabulary file (.txt or .toml) instead of the bundled one."""
     part_kind: str | None = None
     part_box_threshold: float = 0.35
     max_colours: int = 5
@@ -57,13 +63,30 @@ class StageTimer:
 
 
 class Tagger:
-    """Runs the stages; the optional ``parts_detector`` (Grounding DINO) adds part boxes."""
+    """Runs the stages; the optional ``parts_detector`` (Grounding DINO) adds part boxes;
+    ``tag_model`` scores tags (default: the bundled aligner on the shared backbone)."""
 
     def __init__(self, ocr: OcrEngine | None = None, backbone: ImageBackbone | None = None,
-                 parts_detector: GroundingDinoDetector | None = None):
+                 parts_detector: GroundingDinoDetector | None = None,
+                 tag_model: ImageTextModel | None = None):
         self.ocr = ocr or OcrEngine()
         self.backbone = backbone or ImageBackbone()
         self.parts_detector = parts_detector
+        self.tag_model = tag_model or AlignedImageText(backbone=self.backbone)
+        self._scorers: dict[str | None, TagScorer] = {}
+
+    def scorer(self, vocabulary: str | None = None) -> TagScorer:
+        """The tag scorer of a vocabulary file (None: bundled), built once per file."""
+        if vocabulary not in self._scorers:
+            self._scorers[vocabulary] = TagScorer(self.tag_model, load_vocabulary(vocabulary))
+        return self._scorers[vocabulary]
+
+    def image_embeddings(self, images: list[ProductImage], outputs: list | None = None) -> np.ndarray:
+        """The tag model's embedding per photo; the bundled aligner reuses backbone outputs."""
+        if isinstance(self.tag_model, AlignedImageText):
+            outputs = outputs if outputs is not None else self.backbone(images)
+            return self.tag_model.embed_features(np.stack([o.features for o in outputs]))
+        return self.tag_model.embed_images(images)
 
     def analyze(self, images: list[ProductImage], *, seller: dict[str, str] | None = None,
                 options: TaggerOptions = TaggerOptions(),
@@ -113,9 +136,12 @@ class Tagger:
                                            + self.backbone.spec.source)
         if "tags" in options.stages:
             with timer.stage("tags"):
-                attrs.tags = imagenet_tags(outputs, top_k=options.top_k_tags,
-                                           min_score=options.min_tag_score)
-            attrs.provenance["tags"] = self.backbone.spec.source
+                scorer = self.scorer(options.tag_vocabulary)
+                embedding = product_embedding(self.image_embeddings(images, outputs))
+                attrs.tags = scorer.tags(embedding[None], top_k=options.top_k_tags,
+                                         threshold=options.tag_threshold)[0]
+            attrs.provenance["tags"] = (f"{self.tag_model.spec.source}+"
+                                        f"{scorer.vocabulary.source}")
         if "facts" in options.stages:
             with timer.stage("facts"):
                 attrs.facts = self._facts(attrs, barcode_facts, options)

@@ -89,6 +89,12 @@ _REGISTRY: dict[str, ModelSpec] = {
             name="barcode", task="barcode", source="bundled:zxingcpp", license="Apache-2.0",
             description="zxing-cpp EAN/UPC/QR decoder (a library, no weight files)"),
         ModelSpec(
+            name="aligner", task="image-text", source="bundled:tagger", license="Apache-2.0",
+            description="image–text projection heads on EfficientNet-Lite0 + MiniLM, trained "
+                        "here (tagger/weights/aligner.md); retraining changes this hash",
+            files={"weights/aligner.safetensors":
+                   "6ebdea16db03dcd2654f44aa629a651563f40939632196fcc1d3f5e6343fe54c"}),
+        ModelSpec(
             name="colour-head", task="colour-naming", source="bundled:tagger",
             license="Apache-2.0",
             description="colour-naming head trained here on fashion train photos "

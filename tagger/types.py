@@ -364,9 +364,14 @@ class CategoryPrediction(_Serialisable):
     taxonomy: str
     top_k: list[tuple[str, float]] = field(default_factory=list)
     uncertain: bool = False
+    path: list[str] = field(default_factory=list)
+    """The label's ancestors, coarsest first, ending with the label (e.g. Apparel › Topwear
+    › Tshirts); empty for a flat taxonomy."""
 
     def __post_init__(self):
         _check_text("CategoryPrediction", "label", self.label)
+        object.__setattr__(self, "path", [_check_text("CategoryPrediction", "path[]", p)
+                                          for p in self.path])
         _check_score("CategoryPrediction", "score", self.score)
         _check_text("CategoryPrediction", "taxonomy", self.taxonomy)
         checked = []

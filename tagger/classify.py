@@ -1,0 +1,150 @@
+"""Category classifier on fused attributes: what the photo looks like (backbone feature),
+what the aligner says about it (image–text embedding and tag scores), its colours, and the
+text printed on it (OCR lines embedded with MiniLM: Arla and Garant milk look alike, but
+their cartons say which is which).
+
+A ``CategoryModel`` is a joblib bundle: a scikit-learn pipeline over the enabled feature
+blocks, the class → ancestor path (grocery: coarse → fine; fashion: master → sub → article
+type), a temperature fitted on validation photos and an "uncertain" cut-off. Coarser levels
+are sums of the fine probabilities, so predictions agree across levels by construction.
+Shipped models live in ``tagger/weights/category_*.joblib`` with model cards; a seller's own
+comes from ``listingsmith train classifier``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+from tagger.colours import vocabulary as colour_vocabulary
+from tagger.errors import ModelError
+from tagger.types import CategoryPrediction, ColorSwatch
+
+BLOCKS = ("image", "aligned", "colours", "ocr")
+"""Feature blocks in their fixed order; a model records which of them it was trained with."""
+
+SHIPPED = ("grocery", "fashion")
+"""Bundled taxonomies: ``tagger/weights/category_<name>.joblib``."""
+
+
+@dataclass(frozen=True)
+class FeatureInputs:
+    """Everything the blocks are computed from, for the photos of one product."""
+
+    image_features: np.ndarray
+    """``(n_photos, 1280)`` backbone features."""
+    aligned: np.ndarray
+    """``(dim + n_tags,)``: the product's aligner embedding followed by its tag scores."""
+    colours: list[ColorSwatch] = field(default_factory=list)
+    ocr_vector: np.ndarray | None = None
+    """MiniLM embedding of the OCR lines joined (None: no text read)."""
+
+
+def colour_histogram(colours: list[tuple[str, float]] | list[ColorSwatch]) -> np.ndarray:
+    """Share per vocabulary colour name (the swatches' shares, in vocabulary order)."""
+    names = [c.name for c in colour_vocabulary()]
+    index = {name: i for i, name in enumerate(names)}
+    vector = np.zeros(len(names), dtype=np.float32)
+    for item in colours:
+        name, share = (item.name, item.share) if isinstance(item, ColorSwatch) else item
+        if name in index:
+            vector[index[name]] += share
+    return vector
+
+
+def block_vector(block: str, inputs: FeatureInputs, ocr_dim: int = 384) -> np.ndarray:
+    if block == "image":
+        return np.asarray(inputs.image_features, dtype=np.float32).mean(axis=0)
+    if block == "aligned":
+        return np.asarray(inputs.aligned, dtype=np.float32)
+    if block == "colours":
+        return colour_histogram(inputs.colours)
+    if block == "ocr":
+        if inputs.ocr_vector is None:
+            return np.zeros(ocr_dim + 1, dtype=np.float32)
+        return np.concatenate([inputs.ocr_vector, [1.0]]).astype(np.float32)
+    raise ValueError(f"unknown feature block {block!r}; expected one of {BLOCKS}")
+
+
+def fused_features(inputs: FeatureInputs, blocks: tuple[str, ...]) -> np.ndarray:
+    """The classifier's input: the enabled blocks concatenated in ``BLOCKS`` order."""
+    return np.concatenate([block_vector(b, inputs) for b in BLOCKS if b in blocks])
+
+
+@dataclass
+class CategoryModel:
+    """A trained classifier bundle (see the module docstring)."""
+
+    name: str
+    pipeline: object
+    classes: list[str]
+    paths: dict[str, list[str]]
+    """class → its ancestors then itself, e.g. ``["Apparel", "Topwear", "Tshirts"]``."""
+    levels: list[str]
+    blocks: tuple[str, ...]
+    temperature: float = 1.0
+    uncertain_below: float = 0.5
+    card: dict = field(default_factory=dict)
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """``(n, n_classes)`` temperature-scaled class probabilities."""
+        scores = self.pipeline.decision_function(np.atleast_2d(features))
+        logits = scores / self.temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        weights = np.exp(logits)
+        return weights / weights.sum(axis=1, keepdims=True)
+
+    def level_probabilities(self, probabilities: np.ndarray, level: int) -> tuple[list[str], np.ndarray]:
+        """Labels of one level and their probabilities (sums over the classes under each)."""
+        labels = sorted({self.paths[c][level] for c in self.classes})
+        index = {label: i for i, label in enumerate(labels)}
+        member = np.zeros((len(self.classes), len(labels)), dtype=np.float32)
+        for row, c in enumerate(self.classes):
+            member[row, index[self.paths[c][level]]] = 1.0
+        return labels, probabilities @ member
+
+    def predict(self, features: np.ndarray, top_k: int = 5) -> list[CategoryPrediction]:
+        """One prediction per row; the label is the finest level, ``path`` its ancestors."""
+        results = []
+        for row in self.probabilities(features):
+            order = np.argsort(-row)[:top_k]
+            best = self.classes[order[0]]
+            results.append(CategoryPrediction(
+                label=best, score=round(float(row[order[0]]), 4), taxonomy=self.name,
+                top_k=[(self.classes[i], round(float(row[i]), 4)) for i in order],
+                uncertain=bool(row[order[0]] < self.uncertain_below),
+                path=list(self.paths[best])))
+        return results
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self.__dict__, path, compress=3)
+
+
+def load_category_model(path: str | Path) -> CategoryModel:
+    """A bundle written by ``CategoryModel.save`` (a shipped one or a seller's)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"category model {path}: no such file; train one with "
+                         "'listingsmith train classifier' or pick one of " + ", ".join(SHIPPED))
+    try:
+        fields = joblib.load(path)
+        return CategoryModel(**fields)
+    except Exception as exc:  # joblib raises many types for foreign or damaged files
+        raise ModelError(f"category model {path}: not a listingsmith classifier ({exc}); "
+                         "retrain it with 'listingsmith train classifier'") from exc
+
+
+@lru_cache(maxsize=4)
+def shipped_model(name: str) -> CategoryModel:
+    """A bundled taxonomy, loaded once per process."""
+    if name not in SHIPPED:
+        raise ModelError(f"unknown taxonomy {name!r}; shipped: {', '.join(SHIPPED)}, "
+                         "or pass the path of a model from 'listingsmith train classifier'")
+    with resources.as_file(resources.files("tagger").joinpath(f"weights/category_{name}.joblib")) as path:
+        return load_category_model(path)

@@ -13,7 +13,7 @@ from tagger.types import Attributes, Fact, Listing
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
-TRAINERS = {"aligner": "tagger.train.aligner"}
+TRAINERS = {"aligner": "tagger.train.aligner", "classifier": "tagger.train.classifier"}
 """``listingsmith train NAME`` → the module whose ``main(argv)`` trains it (one script each)."""
 
 
@@ -124,6 +124,9 @@ def _add_photo_args(parser: argparse.ArgumentParser) -> None:
                         help="image–text model for tags: a CLIP checkpoint as hf:<id>@<revision> "
                              "(from the local Hugging Face cache) or local:<dir>; default the "
                              "bundled aligner")
+    parser.add_argument("--taxonomy", default=None, metavar="NAME|FILE",
+                        help="category model: grocery, fashion, or a .joblib from 'listingsmith "
+                             "train classifier' (default: the shipped one the photo looks like)")
     parser.add_argument("--brands", default=None, metavar="FILE",
                         help="a text file of your brands, one per line: a brand on the pack that "
                              "matches one (even with an OCR slip) is preferred")
@@ -151,7 +154,7 @@ def _analyze_photos(args, options=None) -> tuple[Attributes, int]:
 
     from tagger.pipeline import Tagger, TaggerOptions
 
-    options = replace(options or TaggerOptions(), part_kind=args.kind)
+    options = replace(options or TaggerOptions(), part_kind=args.kind, taxonomy=args.taxonomy)
     if args.brands:
         options = replace(options, known_brands=_read_brands(args.brands))
     detector = None
@@ -303,6 +306,11 @@ def format_listing(listing: Listing) -> str:
 
 def format_attributes(attributes: Attributes) -> str:
     lines = []
+    if attributes.category is not None:
+        category = attributes.category
+        path = " › ".join(category.path) if category.path else category.label
+        lines.append(f"Category: {path} ({category.score:.0%}"
+                     + (", uncertain: please check)" if category.uncertain else ")"))
     if attributes.colours:
         lines.append("Colours: " + ", ".join(f"{c.name} {c.share:.0%}" for c in attributes.colours))
     if attributes.tags:

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import joblib
 import numpy as np
 
+from tagger.aligner import AlignedImageText
 from tagger.colours import vocabulary as colour_vocabulary
 from tagger.errors import ModelError
+from tagger.registry import get_spec, load_once, resolve
+from tagger.tags import TagScorer, TagVocabulary, load_vocabulary, product_embedding
+from tagger.text_embed import TextEmbedder
 from tagger.types import CategoryPrediction, ColorSwatch
 
 BLOCKS = ("image", "aligned", "colours", "ocr")
@@ -40,9 +43,63 @@ class FeatureInputs:
     """``(n_photos, 1280)`` backbone features."""
     aligned: np.ndarray
     """``(dim + n_tags,)``: the product's aligner embedding followed by its tag scores."""
-    colours: list[ColorSwatch] = field(default_factory=list)
+    colours: list[ColorSwatch] | list[tuple[str, float]] = field(default_factory=list)
     ocr_vector: np.ndarray | None = None
     """MiniLM embedding of the OCR lines joined (None: no text read)."""
+    ocr_text: str = ""
+    """The OCR lines joined: its character n-grams catch exact brand spellings (Arla vs
+    Garant) that a sentence embedding blurs."""
+
+
+class CategoryFeaturizer:
+    """Builds ``FeatureInputs`` the same way for training and for the pipeline: the bundled
+    aligner and the bundled tag vocabulary (whatever tag backend the user picked), MiniLM
+    for the OCR text."""
+
+    def __init__(self, aligner: AlignedImageText | None = None,
+                 text_embedder: TextEmbedder | None = None):
+        self.aligner = aligner or AlignedImageText()
+        self.text_embedder = text_embedder or self.aligner.text_embedder
+        self.scorer = TagScorer(self.aligner, load_vocabulary())
+
+    def aligned(self, image_features: np.ndarray) -> np.ndarray:
+        """``(n, dim + n_tags)``: per row of photo features, its embedding and tag scores."""
+        embeddings = self.aligner.embed_features(image_features)
+        return np.concatenate([embeddings, self.scorer.scores(embeddings)], axis=1)
+
+    def ocr_vectors(self, texts: list[list[str]]) -> list[np.ndarray | None]:
+        """MiniLM vector of each product's OCR lines joined (None where no text was read)."""
+        joined = [" ".join(lines).strip() for lines in texts]
+        present = [i for i, text in enumerate(joined) if text]
+        vectors = self.text_embedder([joined[i] for i in present]) if present else []
+        result: list[np.ndarray | None] = [None] * len(texts)
+        for i, vector in zip(present, vectors):
+            result[i] = vector
+        return result
+
+    def product_inputs(self, image_features: np.ndarray, colours: list[ColorSwatch],
+                       ocr_lines: list[str]) -> FeatureInputs:
+        """One product (all its photos)."""
+        embeddings = self.aligner.embed_features(image_features)
+        embedding = product_embedding(embeddings)
+        aligned = np.concatenate([embedding, self.scorer.scores(embedding[None])[0]])
+        return FeatureInputs(image_features, aligned, colours, self.ocr_vectors([ocr_lines])[0],
+                             " ".join(ocr_lines))
+
+
+def route(tag_scores: np.ndarray, vocabulary: TagVocabulary,
+          taxonomies: tuple[str, ...] = SHIPPED) -> tuple[str, float]:
+    """Which shipped taxonomy a product belongs to, and how sure: the product-type
+    probability mass (exclusive softmax of the aligner's tags) inside each domain."""
+    entries = vocabulary.entries
+    mass = {}
+    for name in taxonomies:
+        members = set(vocabulary.domains.get(name, ()))
+        mass[name] = float(sum(tag_scores[i] for i, (g, t) in enumerate(entries)
+                               if g.name == "product_type" and t in members))
+    best = max(mass, key=mass.get)
+    total = sum(mass.values())
+    return best, (mass[best] / total if total else 0.0)
 
 
 def colour_histogram(colours: list[tuple[str, float]] | list[ColorSwatch]) -> np.ndarray:
@@ -65,10 +122,23 @@ def block_vector(block: str, inputs: FeatureInputs, ocr_dim: int = 384) -> np.nd
     if block == "colours":
         return colour_histogram(inputs.colours)
     if block == "ocr":
+        grams = _char_grams().transform([inputs.ocr_text.lower()]).toarray()[0]
         if inputs.ocr_vector is None:
-            return np.zeros(ocr_dim + 1, dtype=np.float32)
-        return np.concatenate([inputs.ocr_vector, [1.0]]).astype(np.float32)
+            return np.concatenate([np.zeros(ocr_dim + 1), grams]).astype(np.float32)
+        return np.concatenate([inputs.ocr_vector, [1.0], grams]).astype(np.float32)
     raise ValueError(f"unknown feature block {block!r}; expected one of {BLOCKS}")
+
+
+OCR_GRAMS = 1024
+"""Hashed character 3–4-gram features of the OCR text (grocery val: packages 77% → 84%)."""
+
+
+@lru_cache(maxsize=1)
+def _char_grams():
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(analyzer="char_wb", ngram_range=(3, 4), n_features=OCR_GRAMS,
+                             alternate_sign=False, norm="l2")
 
 
 def fused_features(inputs: FeatureInputs, blocks: tuple[str, ...]) -> np.ndarray:
@@ -90,6 +160,16 @@ class CategoryModel:
     temperature: float = 1.0
     uncertain_below: float = 0.5
     card: dict = field(default_factory=dict)
+    brands: dict[str, str] = field(default_factory=dict)
+    """class → the brand its products carry (grocery packs), a hint for reading the brand."""
+
+    def brand_hints(self, prediction: CategoryPrediction) -> dict[str, str]:
+        """brand → the predicted class it comes from, for the top-k classes."""
+        hints: dict[str, str] = {}
+        for label, _ in prediction.top_k:
+            if label in self.brands:
+                hints.setdefault(self.brands[label], label)
+        return hints
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """``(n, n_classes)`` temperature-scaled class probabilities."""
@@ -140,11 +220,11 @@ def load_category_model(path: str | Path) -> CategoryModel:
                          "retrain it with 'listingsmith train classifier'") from exc
 
 
-@lru_cache(maxsize=4)
 def shipped_model(name: str) -> CategoryModel:
-    """A bundled taxonomy, loaded once per process."""
+    """A bundled taxonomy (registry ``category-<name>``, sha256-pinned), loaded once per process."""
     if name not in SHIPPED:
         raise ModelError(f"unknown taxonomy {name!r}; shipped: {', '.join(SHIPPED)}, "
                          "or pass the path of a model from 'listingsmith train classifier'")
-    with resources.as_file(resources.files("tagger").joinpath(f"weights/category_{name}.joblib")) as path:
-        return load_category_model(path)
+    spec = get_spec(f"category-{name}")
+    return load_once(spec, "category", lambda: load_category_model(
+        resolve(spec) / next(iter(spec.files))))

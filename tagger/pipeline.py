@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -17,6 +17,8 @@ from tagger import facts as fact_parser
 from tagger.aligner import AlignedImageText
 from tagger.backbone import ImageBackbone
 from tagger.barcodes import read_barcodes
+from tagger.classify import (SHIPPED, CategoryFeaturizer, fused_features, load_category_model,
+                             route, shipped_model)
 from tagger.colours import dominant_colours
 from tagger.detect import product_regions, text_regions
 from tagger.grounding import GroundingDinoDetector, part_queries
@@ -25,10 +27,14 @@ from tagger.io import ProductImage
 from tagger.ocr import OcrEngine
 from tagger.quality import quality_warnings
 from tagger.tags import TagScorer, load_vocabulary, product_embedding
-from tagger.types import Attributes, Detections, Fact
+from tagger.types import Attributes, CategoryPrediction, Detections, Fact
 
-STAGES = ("ocr", "barcodes", "detect", "parts", "colours", "tags", "facts", "quality")
+STAGES = ("ocr", "barcodes", "detect", "parts", "colours", "tags", "category", "facts", "quality")
 """Every stage, in run order; "parts" runs only when a part detector is configured."""
+
+ROUTE_CONFIDENCE = 0.5
+"""Below this share of product-type probability inside the chosen shipped taxonomy, the
+category is flagged uncertain: the product may belong to neither (a lamp, a phone case)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,9 @@ class TaggerOptions:
     """Overrides every calibrated per-tag threshold when set."""
     tag_vocabulary: str | None = None
     """A user's vocabulary file (.txt or .toml) instead of the bundled one."""
+    taxonomy: str | None = None
+    """A shipped taxonomy (grocery, fashion), a model file from ``train classifier``, or
+    None: the shipped taxonomy the product's aligned tags point to."""
     part_kind: str | None = None
     part_box_threshold: float = 0.35
     max_colours: int = 5
@@ -74,6 +83,7 @@ class Tagger:
         self.parts_detector = parts_detector
         self.tag_model = tag_model or AlignedImageText(backbone=self.backbone)
         self._scorers: dict[str | None, TagScorer] = {}
+        self._featurizer: CategoryFeaturizer | None = None
 
     def scorer(self, vocabulary: str | None = None) -> TagScorer:
         """The tag scorer of a vocabulary file (None: bundled), built once per file."""
@@ -100,6 +110,7 @@ class Tagger:
             raise ValueError(f"unknown stages {sorted(unknown)}; valid: {', '.join(STAGES)}")
         attrs = Attributes(images=[image.info for image in images], seller=dict(seller or {}))
         spans_per_image: list = [[] for _ in images]
+        brand_hints: dict[str, str] = {}
         if "ocr" in options.stages:
             with timer.stage("ocr"):
                 spans_per_image = self.ocr(images)
@@ -124,7 +135,7 @@ class Tagger:
                                             box_threshold=options.part_box_threshold)
                 attrs.detections.extend(d for d in parts if len(d))
             attrs.provenance["parts"] = self.parts_detector.spec.source
-        if "tags" in options.stages or "colours" in options.stages:
+        if {"tags", "colours", "category"} & set(options.stages):
             with timer.stage("backbone"):
                 outputs = self.backbone(images)
         if "colours" in options.stages:
@@ -142,9 +153,14 @@ class Tagger:
                                          threshold=options.tag_threshold)[0]
             attrs.provenance["tags"] = (f"{self.tag_model.spec.source}+"
                                         f"{scorer.vocabulary.source}")
+        if "category" in options.stages:
+            with timer.stage("category"):
+                attrs.category, source, brand_hints = self._categorise(outputs, attrs,
+                                                                       options.taxonomy)
+            attrs.provenance["category"] = source
         if "facts" in options.stages:
             with timer.stage("facts"):
-                attrs.facts = self._facts(attrs, barcode_facts, options)
+                attrs.facts = self._facts(attrs, barcode_facts, options, brand_hints)
             attrs.provenance["facts"] = "builtin:regex-units"
         if "quality" in options.stages:
             with timer.stage("quality"):
@@ -152,10 +168,39 @@ class Tagger:
             attrs.provenance["quality"] = "builtin:vocab/quality.json"
         return attrs
 
+    def _categorise(self, outputs: list, attrs: Attributes, taxonomy: str | None
+                    ) -> tuple[CategoryPrediction, str, dict[str, str]]:
+        """The category from fused attributes; without a taxonomy, the shipped one that the
+        product's aligned product-type tags point to (uncertain when they barely do). Also
+        the brands of the likeliest classes: hints for reading the brand off the pack."""
+        if self._featurizer is None:
+            aligner = (self.tag_model if isinstance(self.tag_model, AlignedImageText)
+                       else AlignedImageText(backbone=self.backbone))
+            self._featurizer = CategoryFeaturizer(aligner)
+        features = np.stack([output.features for output in outputs])
+        inputs = self._featurizer.product_inputs(features, attrs.colours,
+                                                 [span.text for span in attrs.text_spans])
+        route_confidence = 1.0
+        if taxonomy is None:
+            tag_scores = inputs.aligned[self._featurizer.aligner.dimension:]
+            taxonomy, route_confidence = route(tag_scores, self._featurizer.scorer.vocabulary)
+        model = shipped_model(taxonomy) if taxonomy in SHIPPED else load_category_model(taxonomy)
+        prediction = model.predict(fused_features(inputs, model.blocks)[None])[0]
+        if route_confidence < ROUTE_CONFIDENCE and not prediction.uncertain:
+            prediction = replace(prediction, uncertain=True)
+        return prediction, f"{model.name}:{'+'.join(model.blocks)}", model.brand_hints(prediction)
+
     @staticmethod
-    def _facts(attrs: Attributes, barcode_facts: list[Fact], options: TaggerOptions) -> list[Fact]:
+    def _facts(attrs: Attributes, barcode_facts: list[Fact], options: TaggerOptions,
+               brand_hints: dict[str, str]) -> list[Fact]:
+        """Facts from the pack text, barcodes and the seller. A brand of one of the likeliest
+        categories counts as known, but only where the pack text shows it."""
         found = fact_parser.parse_facts(attrs.text_spans) + barcode_facts
-        brand = fact_parser.extract_brand(attrs.text_spans, options.known_brands)
+        known = tuple(options.known_brands) + tuple(b for b in brand_hints if b not in options.known_brands)
+        brand = fact_parser.extract_brand(attrs.text_spans, known)
+        if brand is not None and brand.value in brand_hints and brand.value not in options.known_brands:
+            brand = replace(brand, explanation=f"{brand.explanation}; a brand of the predicted "
+                                               f"category {brand_hints[brand.value]}")
         if brand is not None:
             found.append(brand)
         return distinct_facts(found + seller_facts(attrs.seller), fact_parser.MIN_CONFIDENCE)

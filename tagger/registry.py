@@ -95,6 +95,18 @@ _REGISTRY: dict[str, ModelSpec] = {
             files={"weights/aligner.safetensors":
                    "6ebdea16db03dcd2654f44aa629a651563f40939632196fcc1d3f5e6343fe54c"}),
         ModelSpec(
+            name="category-grocery", task="category", source="bundled:tagger",
+            license="Apache-2.0",
+            description="grocery category classifier (coarse → fine) on fused attributes, "
+                        "trained here (tagger/weights/category_grocery.md)",
+            files={"weights/category_grocery.joblib": "c281f2fdc029a7fe8ed0d1e440bc65a06bd1f0907a520ebd5254d2eb75508c83"}),
+        ModelSpec(
+            name="category-fashion", task="category", source="bundled:tagger",
+            license="Apache-2.0",
+            description="fashion category classifier (master → sub → article type), trained "
+                        "here (tagger/weights/category_fashion.md)",
+            files={"weights/category_fashion.joblib": "FASHION_SHA"}),
+        ModelSpec(
             name="colour-head", task="colour-naming", source="bundled:tagger",
             license="Apache-2.0",
             description="colour-naming head trained here on fashion train photos "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -249,3 +250,22 @@ def test_uncached_hub_model_names_the_local_cache():
                     "hf:openai/clip-vit-base-patch32@0000000000000000000000000000000000000000")
     with pytest.raises(ModelError, match="local Hugging Face cache"):
         ClipImageText(spec).embed_texts(["red shoe"])
+
+
+def test_pipeline_and_cli_score_tags_with_a_clip_backend(tiny_clip, capsys):
+    """The same tag vocabulary and scorer run on CLIP embeddings (``--tagger local:…``)."""
+    from listingsmith.cli import main
+    from tagger.pipeline import Tagger, TaggerOptions
+
+    tagger = Tagger(tag_model=ClipImageText(spec_for("image-text", f"local:{tiny_clip}")))
+    options = TaggerOptions(stages=("tags",), tag_threshold=0.0, top_k_tags=4)
+    attributes = tagger.analyze([_photo(40, 30, 0), _photo(30, 40, 1)], options=options)
+    assert len(attributes.tags) == 4
+    assert all(t.source == f"local:{tiny_clip}" for t in attributes.tags)
+    assert attributes.provenance["tags"].startswith(f"local:{tiny_clip}+")
+
+    photo = Path(__file__).parent / "fixtures" / "abo" / "starter-yoga-bag.jpg"
+    assert main(["tags", str(photo), "--tagger", f"local:{tiny_clip}", "--threshold", "0",
+                 "--top-k", "3", "--json"]) == 0
+    tags = json.loads(capsys.readouterr().out)
+    assert len(tags) == 3 and {t["source"] for t in tags} == {f"local:{tiny_clip}"}

@@ -1,0 +1,347 @@
+"""Train a category classifier (``tagger.classify``) on fused attributes.
+
+Shipped taxonomies, from ``../shared/data`` (train split to fit, val to choose C, the
+temperature and the "uncertain" cut-off; test is left to ``eval.run --task category``):
+
+    python -m tagger.train.classifier --dataset grocery     # → tagger/weights/category_grocery.joblib
+    python -m tagger.train.classifier --dataset fashion
+
+A seller's own labelled photos (``listingsmith train classifier`` is the same script):
+
+    listingsmith train classifier --images photos/ --out my_categories.joblib
+        photos/<class>/*.jpg, or nested photos/<parent>/<class>/*.jpg for a hierarchy
+    listingsmith train classifier --images labels.csv --label-column department \\
+        --label-column category --out my_categories.joblib
+        a CSV with an ``image`` column (paths relative to the CSV) and one label column per
+        level, coarsest first; an optional ``split`` column (train/val) fixes the split
+
+then ``listingsmith describe PHOTO --taxonomy my_categories.joblib``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from tagger.classify import BLOCKS, CategoryFeaturizer, CategoryModel, FeatureInputs, fused_features
+from tagger.errors import ValidationError
+
+C_GRID = (0.01, 0.03, 0.1)
+"""Inverse regularisation strengths tried on val (features are standardised)."""
+CONFIDENT_PRECISION = 0.90
+"""A prediction is "uncertain" below the top probability at which val predictions are
+right this often."""
+SEED = 0
+SHIPPED_BLOCKS = {"grocery": BLOCKS, "fashion": ("image", "aligned", "colours")}
+"""Studio fashion shots carry no text, so the fashion model has no OCR block."""
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def feature_matrix(inputs: list[FeatureInputs], blocks: tuple[str, ...]) -> np.ndarray:
+    return np.stack([fused_features(x, blocks) for x in inputs]).astype(np.float32)
+
+
+def fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
+    """The softmax temperature minimising val negative log-likelihood (grid search)."""
+    best, best_nll = 1.0, np.inf
+    for temperature in np.geomspace(0.05, 20, 60):
+        logits = scores / temperature
+        logits = logits - logits.max(axis=1, keepdims=True)
+        log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        nll = -log_probs[np.arange(len(truth)), truth].mean()
+        if nll < best_nll:
+            best, best_nll = float(temperature), nll
+    return round(best, 4)
+
+
+def uncertain_cutoff(top_probability: np.ndarray, correct: np.ndarray) -> float:
+    """Lowest top probability above which val predictions reach ``CONFIDENT_PRECISION``."""
+    for cutoff in np.round(np.arange(0.0, 1.0, 0.02), 2):
+        kept = top_probability >= cutoff
+        if kept.any() and correct[kept].mean() >= CONFIDENT_PRECISION:
+            return float(cutoff)
+    return 1.0
+
+
+def fit(name: str, x_train: np.ndarray, y_train: list[str], x_val: np.ndarray, y_val: list[str],
+        paths: dict[str, list[str]], levels: list[str], blocks: tuple[str, ...],
+        c_grid: tuple[float, ...] = C_GRID, log=print) -> CategoryModel:
+    """Fit one pipeline per C on train, keep the best on val accuracy, calibrate on val."""
+    best = None
+    for c in c_grid:
+        start = time.perf_counter()
+        pipeline = make_pipeline(StandardScaler(), LogisticRegression(
+            C=c, max_iter=300, class_weight="balanced"))
+        pipeline.fit(x_train, y_train)
+        accuracy = float(np.mean(pipeline.predict(x_val) == np.array(y_val))) if len(y_val) else 0.0
+        log(f"  C={c:<6} val accuracy {accuracy:.4f} ({time.perf_counter() - start:.0f}s)")
+        if best is None or accuracy > best[1]:
+            best = (pipeline, accuracy, c)
+    pipeline, val_accuracy, c = best
+    classes = [str(label) for label in pipeline.classes_]
+    model = CategoryModel(name=name, pipeline=pipeline, classes=classes,
+                          paths={label: list(paths[label]) for label in classes},
+                          levels=list(levels), blocks=tuple(blocks))
+    if len(y_val):
+        index = {label: i for i, label in enumerate(classes)}
+        known = np.array([label in index for label in y_val])
+        truth = np.array([index[label] for label in np.array(y_val)[known]])
+        model.temperature = fit_temperature(pipeline.decision_function(x_val[known]), truth)
+        probabilities = model.probabilities(x_val[known])
+        correct = probabilities.argmax(axis=1) == truth
+        model.uncertain_below = uncertain_cutoff(probabilities.max(axis=1), correct)
+        macro_f1 = float(f1_score(truth, probabilities.argmax(axis=1), average="macro"))
+    else:
+        macro_f1 = float("nan")
+    model.card = {"C": c, "val_accuracy": round(val_accuracy, 4), "val_macro_f1": round(macro_f1, 4),
+                  "train_photos": int(len(y_train)), "val_photos": int(len(y_val)),
+                  "classes": len(classes), "trained": datetime.date.today().isoformat()}
+    log(f"chose C={c}: val accuracy {val_accuracy:.4f}, macro-F1 {macro_f1:.4f}, "
+        f"temperature {model.temperature}, uncertain below {model.uncertain_below}")
+    return model
+
+
+# ------------------------------------------------------------------ shipped data sets
+
+
+def shipped_inputs(data: Path, dataset: str) -> dict:
+    """Per photo of a shipped data set: ``FeatureInputs``, label, split; plus the label paths.
+
+    Photo features, OCR lines and colours come from the ``tagger.train.features`` caches
+    (computed on first use), so the numbers match what the pipeline computes.
+    """
+    from tagger.train.data import fashion_rows, grocery_photos
+    from tagger.train.features import image_features, pipeline_attributes
+
+    if dataset == "grocery":
+        photos = grocery_photos(data)
+        root, relpaths = data / "grocery" / "images", [p.path for p in photos]
+        labels, splits = [p.fine for p in photos], [p.split for p in photos]
+        paths = {p.fine: [p.coarse, p.fine] for p in photos}
+        levels, ocr = ["coarse", "fine"], {r for r in relpaths if "/Packages/" in r}
+    elif dataset == "fashion":
+        rows = fashion_rows(data)
+        root, relpaths = data / "fashion", [r["image"] for r in rows]
+        labels, splits = [r["articleType"] for r in rows], [r["split"] for r in rows]
+        parents: dict[str, Counter] = {}
+        for r in rows:
+            parents.setdefault(r["articleType"], Counter())[(r["masterCategory"], r["subCategory"])] += 1
+        paths = {t: [*c.most_common(1)[0][0], t] for t, c in parents.items()}
+        levels, ocr = ["masterCategory", "subCategory", "articleType"], None
+    else:
+        raise ValidationError(f"--dataset: expected grocery or fashion, got {dataset!r}")
+    features = image_features(root, relpaths, cache_name=dataset)
+    attributes = pipeline_attributes(root, relpaths, cache_name=dataset, features=features,
+                                     ocr=ocr is not None, ocr_only=ocr)
+    featurizer = CategoryFeaturizer()
+    aligned = featurizer.aligned(features)
+    ocr_vectors = featurizer.ocr_vectors([a["ocr"] for a in attributes])
+    inputs = [FeatureInputs(features[i:i + 1], aligned[i], _swatches(attributes[i]["colours"]),
+                            ocr_vectors[i], " ".join(attributes[i]["ocr"]))
+              for i in range(len(relpaths))]
+    brands = grocery_brands(data) if dataset == "grocery" else {}
+    return {"inputs": inputs, "labels": labels, "splits": np.array(splits), "paths": paths,
+            "levels": levels, "relpaths": relpaths, "brands": brands}
+
+
+def grocery_brands(data: Path) -> dict[str, str]:
+    """Packages class → the brand printed on it (``grocery/entities.csv``)."""
+    with open(data / "grocery" / "entities.csv", newline="", encoding="utf-8") as handle:
+        return {row["class_name"]: row["brand"] for row in csv.DictReader(handle)}
+
+
+def _swatches(colours: list[list]) -> list[tuple[str, float]]:
+    return [(str(name), float(share)) for name, share in colours]
+
+
+# ------------------------------------------------------------------ a seller's photos
+
+
+def labelled_photos(source: Path, label_columns: list[str], image_column: str = "image"
+                    ) -> list[tuple[Path, list[str], str | None]]:
+    """(photo, label path coarsest first, split or None) from a class folder tree or a CSV."""
+    if source.is_dir():
+        found = []
+        for photo in sorted(source.rglob("*")):
+            if photo.suffix.lower() in IMAGE_SUFFIXES and photo.is_file():
+                parts = list(photo.relative_to(source).parent.parts)
+                if parts:
+                    found.append((photo, parts, None))
+        if not found:
+            raise ValidationError(f"{source}: no photos in class sub-folders; expected "
+                                  f"{source}/<class>/<photo>.jpg")
+        return found
+    if source.suffix.lower() != ".csv" or not source.is_file():
+        raise ValidationError(f"{source}: expected a folder of class sub-folders or a .csv file")
+    if not label_columns:
+        raise ValidationError(f"{source}: name the label column(s) with --label-column")
+    with open(source, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in [image_column, *label_columns] if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValidationError(f"{source}: expected columns {missing}, got {reader.fieldnames}")
+        rows = list(reader)
+    found = []
+    for number, row in enumerate(rows, 2):
+        path = [row[c].strip() for c in label_columns]
+        if not all(path) or not row[image_column].strip():
+            print(f"  {source}:{number}: skipped (empty image or label)", file=sys.stderr)
+            continue
+        split = (row.get("split") or "").strip().lower() or None
+        found.append((source.parent / row[image_column].strip(), path, split))
+    return found
+
+
+def seller_inputs(photos: list[tuple[Path, list[str], str | None]]) -> tuple[list, list]:
+    """Run the pipeline's OCR, colours and backbone on each photo (a progress bar);
+    unreadable photos are reported on one line each and left out."""
+    from tqdm import tqdm
+
+    from tagger.colours import dominant_colours
+    from tagger.errors import ListingsmithError
+    from tagger.io import load_image
+    from tagger.pipeline import Tagger
+
+    tagger, featurizer = Tagger(), CategoryFeaturizer()
+    inputs, kept = [], []
+    for photo, path, split in tqdm(photos, desc="features", unit="photo", file=sys.stderr):
+        try:
+            image = load_image(photo)
+        except ListingsmithError as exc:
+            tqdm.write(f"  skipped: {exc}", file=sys.stderr)
+            continue
+        features = tagger.backbone([image])[0].features[None]
+        lines = [span.text for span in tagger.ocr([image])[0]]
+        colours = dominant_colours([image], image_features=features[0])
+        inputs.append(featurizer.product_inputs(features, colours, lines))
+        kept.append((photo, path, split))
+    return inputs, kept
+
+
+def split_rows(labels: list[str], given: list[str | None], val_share: float) -> np.ndarray:
+    """``train``/``val`` per photo: the CSV's own split where given, else a stratified draw
+    (a class with one photo stays in train)."""
+    rng = np.random.default_rng(SEED)
+    splits = np.array([g if g in ("train", "val") else "" for g in given], dtype=object)
+    by_class: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        if not splits[i]:
+            by_class.setdefault(label, []).append(i)
+    for members in by_class.values():
+        members = list(rng.permutation(members))
+        n_val = int(round(val_share * len(members))) if len(members) > 1 else 0
+        for j, i in enumerate(members):
+            splits[i] = "val" if j < n_val else "train"
+    return splits
+
+
+def report(model: CategoryModel, x: np.ndarray, y: list[str]) -> str:
+    """Accuracy per level on the given photos (val for a seller, test in ``eval``)."""
+    probabilities = model.probabilities(x)
+    lines = []
+    for level, name in enumerate(model.levels):
+        labels, level_probs = model.level_probabilities(probabilities, level)
+        predicted = np.array(labels)[level_probs.argmax(axis=1)]
+        truth = np.array([model.paths[t][level] if t in model.paths else "?" for t in y])
+        lines.append(f"  {name:<16} accuracy {np.mean(predicted == truth):.1%} on {len(y)} photos")
+    return "\n".join(lines)
+
+
+def model_card(model: CategoryModel, source: str, argv: list[str], seconds: int) -> str:
+    """A short markdown card written beside the model: data, recipe, val metrics, retraining."""
+    card = model.card
+    return "\n".join([
+        f"# Model card: category classifier `{model.name}`", "",
+        f"**Data.** {source}: {card['train_photos']} training photos, {card['val_photos']} "
+        f"validation photos, {card['classes']} classes; levels: {' → '.join(model.levels)} "
+        "(coarser levels are sums of the finest level's probabilities, so they always agree).", "",
+        f"**Features.** Blocks {', '.join(model.blocks)} of `tagger.classify` (image: the "
+        "EfficientNet-Lite0 feature; aligned: the bundled aligner's embedding and tag scores; "
+        "colours: share per vocabulary colour; ocr: MiniLM embedding and hashed character "
+        "n-grams of the text read on the photo).", "",
+        f"**Model.** Standardise → logistic regression (class-balanced, C={card['C']} chosen "
+        f"on val); temperature {model.temperature} fitted on val; predictions below "
+        f"{model.uncertain_below} top probability are flagged uncertain (above it, val "
+        f"predictions were right ≥ {CONFIDENT_PRECISION:.0%} of the time).", "",
+        f"**Validation.** accuracy {card['val_accuracy']:.1%}, macro-F1 {card['val_macro_f1']:.3f} "
+        f"(finest level). Test numbers: `python -m eval.run --task category` (shipped models).", "",
+        f"**Retrain.** `listingsmith train classifier {' '.join(argv)}` ({seconds} s on this "
+        f"machine, trained {card['trained']}).", ""])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="listingsmith train classifier",
+                                     description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", choices=sorted(SHIPPED_BLOCKS),
+                        help="retrain a shipped taxonomy from the shared data")
+    source.add_argument("--images", type=Path, help="your labelled photos: a folder or a CSV")
+    parser.add_argument("--label-column", action="append", default=[],
+                        help="CSV label column; repeat for levels, coarsest first")
+    parser.add_argument("--image-column", default="image", help="CSV column with photo paths")
+    parser.add_argument("--data", type=Path, default=None, help="shared data (with --dataset)")
+    parser.add_argument("--blocks", nargs="+", choices=BLOCKS, default=None,
+                        help="feature blocks to use (default: all that apply)")
+    parser.add_argument("--val-share", type=float, default=0.2)
+    parser.add_argument("--out", type=Path, default=None, help="where to save the model (.joblib)")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    if args.dataset:
+        from tagger.train.data import default_data_dir
+
+        table = shipped_inputs(args.data or default_data_dir(), args.dataset)
+        blocks = tuple(args.blocks or SHIPPED_BLOCKS[args.dataset])
+        x = feature_matrix(table["inputs"], blocks)
+        labels, splits = table["labels"], table["splits"]
+        paths, levels, name = table["paths"], table["levels"], args.dataset
+        brands = table["brands"]
+        out = args.out or Path("tagger/weights") / f"category_{args.dataset}.joblib"
+    else:
+        if args.out is None:
+            parser.error("--out is required with --images")
+        photos = labelled_photos(args.images, args.label_column, args.image_column)
+        inputs, kept = seller_inputs(photos)
+        if len({tuple(p) for _, p, _ in kept}) < 2:
+            raise ValidationError(f"{args.images}: expected photos of at least 2 classes, got "
+                                  f"{len({tuple(p) for _, p, _ in kept})}")
+        blocks = tuple(args.blocks or BLOCKS)
+        x = feature_matrix(inputs, blocks)
+        labels = [" / ".join(p) for _, p, _ in kept]
+        paths = {" / ".join(p): [" / ".join(p[:i + 1]) for i in range(len(p))] for _, p, _ in kept}
+        depth = max(len(p) for _, p, _ in kept)
+        levels = args.label_column or [f"level {i + 1}" for i in range(depth)]
+        if any(len(p) != depth for _, p, _ in kept):
+            raise ValidationError(f"{args.images}: every photo needs the same number of levels "
+                                  f"(found {sorted({len(p) for _, p, _ in kept})})")
+        splits = split_rows(labels, [s for _, _, s in kept], args.val_share)
+        name, out, brands = args.out.stem, args.out, {}
+    train_rows = np.flatnonzero(splits == "train")
+    val_rows = np.flatnonzero(splits == "val")
+    print(f"{name}: {len(train_rows)} train / {len(val_rows)} val photos, "
+          f"{len(set(labels))} classes, blocks {blocks}, {x.shape[1]} features")
+    model = fit(name, x[train_rows], [labels[i] for i in train_rows], x[val_rows],
+                [labels[i] for i in val_rows], paths, levels, blocks)
+    model.brands = {label: brand for label, brand in brands.items() if label in model.classes}
+    if len(val_rows):
+        print("validation report:\n" + report(model, x[val_rows], [labels[i] for i in val_rows]))
+    seconds = round(time.perf_counter() - start)
+    model.save(out)
+    source = (f"`../shared/data` {args.dataset} (official train split; val for selection)"
+              if args.dataset else f"`{args.images}`")
+    out.with_suffix(".md").write_text(model_card(model, source, argv or sys.argv[1:], seconds), "utf-8")
+    print(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB) and its model card in {seconds}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -226,5 +226,5 @@ def shipped_model(name: str) -> CategoryModel:
         raise ModelError(f"unknown taxonomy {name!r}; shipped: {', '.join(SHIPPED)}, "
                          "or pass the path of a model from 'listingsmith train classifier'")
     spec = get_spec(f"category-{name}")
-    return load_once(spec, "category", lambda: load_category_model(
+    return load_once(spec, spec.name, lambda: load_category_model(
         resolve(spec) / next(iter(spec.files))))

@@ -99,13 +99,13 @@ _REGISTRY: dict[str, ModelSpec] = {
             license="Apache-2.0",
             description="grocery category classifier (coarse → fine) on fused attributes, "
                         "trained here (tagger/weights/category_grocery.md)",
-            files={"weights/category_grocery.joblib": "c281f2fdc029a7fe8ed0d1e440bc65a06bd1f0907a520ebd5254d2eb75508c83"}),
+            files={"weights/category_grocery.joblib": "593a1fcfb8ad342582fa4265318726f219bb61f5a40b61f77260914d4ce8eeb7"}),
         ModelSpec(
             name="category-fashion", task="category", source="bundled:tagger",
             license="Apache-2.0",
             description="fashion category classifier (master → sub → article type), trained "
                         "here (tagger/weights/category_fashion.md)",
-            files={"weights/category_fashion.joblib": "FASHION_SHA"}),
+            files={"weights/category_fashion.joblib": "5b827fd0d09d8195042d92bd62855a66eec2ad5f3742d6c8e3874c0cd628e4aa"}),
         ModelSpec(
             name="colour-head", task="colour-naming", source="bundled:tagger",
             license="Apache-2.0",

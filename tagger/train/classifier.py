@@ -37,7 +37,7 @@ from sklearn.preprocessing import StandardScaler
 from tagger.classify import BLOCKS, CategoryFeaturizer, CategoryModel, FeatureInputs, fused_features
 from tagger.errors import ValidationError
 
-C_GRID = (0.01, 0.03, 0.1)
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 """Inverse regularisation strengths tried on val (features are standardised)."""
 CONFIDENT_PRECISION = 0.90
 """A prediction is "uncertain" below the top probability at which val predictions are

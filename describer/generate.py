@@ -24,6 +24,9 @@ from tagger.registry import ModelSpec, load_once, parse_source, resolve, spec_fo
 
 Messages = list[dict[str, str]]
 
+ADAPTER_CONFIG = "adapter_config.json"
+"""Marks a folder holding a LoRA adapter for the bundled model rather than a full model."""
+
 
 def cache_dir() -> Path:
     """Where derived model files live; never inside the package or the repo."""
@@ -65,12 +68,24 @@ class CausalGenerator:
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
         folder = self._weights_folder()
+        if (folder / ADAPTER_CONFIG).is_file():
+            return self._with_adapter(folder)
         tokenizer = AutoTokenizer.from_pretrained(folder)
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
         return model.eval(), tokenizer
+
+    @staticmethod
+    def _with_adapter(folder: Path):
+        """A LoRA adapter folder (``listingsmith train describer``): a fresh copy of the bundled
+        base model with the adapter merged in (the shared base stays untouched)."""
+        from peft import PeftModel
+
+        base, tokenizer = CausalGenerator(spec_for("text-generation", None))._build()
+        merged = PeftModel.from_pretrained(base, folder).merge_and_unload()
+        return merged.eval(), tokenizer
 
     def _weights_folder(self) -> Path:
         source = parse_source(self.spec.source)

@@ -6,6 +6,8 @@ import re
 
 from describer import prompting
 from describer.generate import CausalGenerator, GenerationOptions
+from describer.guard import Guard
+from describer.retrieval import NEAREST_GENERATOR, NearestNeighbourGenerator
 from tagger.types import Attributes, Listing
 
 TEMPLATE_GENERATOR = "template"
@@ -15,16 +17,28 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
 class Describer:
-    """Writes listings with a causal LM, or with templates alone (``generator="template"``).
+    """Writes listings with a causal LM, with templates alone (``generator="template"``), or by
+    copying the most similar training listing (``"nearest"``, a baseline that invents).
+
+    Every generated title and sentence passes the grounding guard: a title stating a
+    quantity, brand or colour the attributes don't is replaced by the template title, such
+    sentences are dropped, and the template text stands in when nothing remains.
 
     The model is loaded lazily on the first ``describe`` call. Bullets always come from
     the attributes through ``prompts/bullets.j2``, so facts in bullets are never invented.
     """
 
-    def __init__(self, generator: CausalGenerator | str | None = None):
+    def __init__(self, generator: CausalGenerator | NearestNeighbourGenerator | str | None = None,
+                 *, guard: Guard | None = None):
         if generator is None:
             generator = CausalGenerator()
+        elif generator == NEAREST_GENERATOR:
+            generator = NearestNeighbourGenerator()
+        elif isinstance(generator, str) and generator != TEMPLATE_GENERATOR:
+            raise ValueError(f"generator: expected {TEMPLATE_GENERATOR!r}, {NEAREST_GENERATOR!r} "
+                             f"or a generator object, got {generator!r}")
         self.generator = generator
+        self.guard = guard if guard is not None else Guard()
 
     @property
     def generator_name(self) -> str:
@@ -42,17 +56,24 @@ class Describer:
                           for p in products]
         if isinstance(self.generator, CausalGenerator):
             titles, texts = self._generate(products, tone, length, deterministic)
+        elif isinstance(self.generator, NearestNeighbourGenerator):
+            titles, texts = self.generator.write(attributes)
         else:
             titles, texts = fallback_titles, fallback_texts
         listings = []
         for attrs, product, title, text, fb_title, fb_text in zip(
                 attributes, products, titles, texts, fallback_titles, fallback_texts):
+            title, text = clean_title(title), clean_description(text)
+            removed = self.guard.violations(title, attrs)
+            if removed:
+                title = fb_title
+            text, dropped = self.guard.ground(text, attrs)
             listings.append(Listing(
-                title=clean_title(title) or fb_title or "Product",
-                description=clean_description(text) or fb_text,
+                title=title or fb_title or "Product", description=text or fb_text,
                 bullets=prompting.bullets(product), attributes=attrs,
                 generator=self.generator_name, template=prompting.template_id(),
-                tone=tone, length=length))
+                tone=tone, length=length,
+                removed_claims=list(dict.fromkeys(c.text for c in removed + dropped))))
         return listings
 
     def _generate(self, products, tone, length, deterministic) -> tuple[list[str], list[str]]:

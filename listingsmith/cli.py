@@ -13,7 +13,8 @@ from tagger.types import Attributes, Fact, Listing
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
-TRAINERS = {"aligner": "tagger.train.aligner", "classifier": "tagger.train.classifier"}
+TRAINERS = {"aligner": "tagger.train.aligner", "classifier": "tagger.train.classifier",
+            "describer": "describer.train"}
 """``listingsmith train NAME`` → the module whose ``main(argv)`` trains it (one script each)."""
 
 
@@ -90,8 +91,9 @@ def _add_text_args(parser: argparse.ArgumentParser) -> None:
                         help="neutral, premium, playful or technical (default neutral)")
     parser.add_argument("--length", default="medium", help="short, medium or long")
     parser.add_argument("--generator", default=None,
-                        help="'template' (no model), a registered name, or hf:<id>@<rev> / "
-                             "local:<dir> (default: bundled SmolLM2-135M-Instruct)")
+                        help="'template' (no model), 'nearest' (copies the most similar "
+                             "training listing; needs the shared data), a registered name, or "
+                             "hf:<id>@<rev> / local:<dir> (default: bundled SmolLM2-135M-Instruct)")
     parser.add_argument("--allow-network", action="store_true",
                         help="let hf: models download if not cached (off by default)")
 
@@ -99,16 +101,19 @@ def _add_text_args(parser: argparse.ArgumentParser) -> None:
 def _describer(args):
     """The Describer the text arguments ask for, after checking tone and length."""
     from describer.generate import CausalGenerator
+    from describer.guard import Guard
     from describer.pipeline import TEMPLATE_GENERATOR, Describer
+    from describer.retrieval import NEAREST_GENERATOR
     from describer.prompting import check_choice
     from tagger.registry import spec_for
 
     check_choice("tones", args.tone)
     check_choice("lengths", args.length)
-    if args.generator == TEMPLATE_GENERATOR:
-        return Describer(TEMPLATE_GENERATOR)
+    guard = Guard(_read_brands(args.brands)) if getattr(args, "brands", None) else None
+    if args.generator in (TEMPLATE_GENERATOR, NEAREST_GENERATOR):
+        return Describer(args.generator, guard=guard)
     return Describer(CausalGenerator(spec_for("text-generation", args.generator),
-                                     allow_network=args.allow_network))
+                                     allow_network=args.allow_network), guard=guard)
 
 
 def _add_photo_args(parser: argparse.ArgumentParser) -> None:
@@ -204,7 +209,7 @@ def _describe(args) -> int:
 
 def _write(args) -> int:
     """One output line per input record, same id; bad records get an ``error`` line."""
-    from listingsmith.records import read_records, record_attributes
+    from describer.records import read_records, record_attributes
 
     describer = _describer(args)
     records = list(read_records(Path(args.records)))
@@ -298,9 +303,12 @@ def _models(args) -> int:
 def format_listing(listing: Listing) -> str:
     lines = [listing.title, "=" * min(len(listing.title), 80), ""]
     lines += [f"  • {bullet}" for bullet in listing.bullets]
-    lines += ["", listing.description, "", format_attributes(listing.attributes), "",
-              f"generator: {listing.generator} · prompts: {listing.template} · "
-              f"tone: {listing.tone} · length: {listing.length}"]
+    lines += ["", listing.description, "", format_attributes(listing.attributes), ""]
+    if listing.removed_claims:
+        lines += ["Removed by the grounding guard (not in the attributes): "
+                  + ", ".join(listing.removed_claims), ""]
+    lines.append(f"generator: {listing.generator} · prompts: {listing.template} · "
+                 f"tone: {listing.tone} · length: {listing.length}")
     return "\n".join(lines)
 
 

@@ -461,10 +461,16 @@ class Listing(_Serialisable):
     template: str = ""
     tone: str = "neutral"
     length: str = "medium"
+    removed_claims: list[str] = field(default_factory=list)
+    """Claims the grounding guard took out of the generated text (a weight, brand or colour
+    the attributes do not state), so a seller sees what the model tried to invent."""
     schema_version: str = SCHEMA_VERSION
 
     def __post_init__(self):
         _check_text("Listing", "title", self.title)
+        _require(isinstance(self.removed_claims, list) and all(isinstance(c, str) for c in
+                                                                self.removed_claims),
+                 "Listing", "removed_claims", "a list of strings", self.removed_claims)
         _check_text("Listing", "description", self.description)
         _require(isinstance(self.bullets, list) and all(isinstance(b, str) and b.strip()
                                                         for b in self.bullets),

@@ -3,6 +3,7 @@ import pytest
 from describer import prompting
 from describer.generate import CausalGenerator, GenerationOptions
 from describer.pipeline import Describer, clean_description, clean_title
+from describer.retrieval import NearestNeighbourGenerator
 from tagger.errors import TemplateError
 from tagger.registry import spec_for
 from tagger.types import Attributes, ColorSwatch, Fact, Tag, TextSpan
@@ -89,3 +90,56 @@ def test_describer_with_tiny_model_returns_valid_listings(tiny_causal_lm):
         assert listing.title.strip() and listing.description.strip()
         assert listing.generator.startswith("local:")
         assert listing.template == prompting.template_id()
+
+
+class InventingGenerator(NearestNeighbourGenerator):
+    """Writes a fixed, partly invented title and text (no data, no model)."""
+
+    def __init__(self, title: str, text: str):
+        self.title, self.text = title, text
+
+    def write(self, attributes):
+        return [self.title] * len(attributes), [self.text] * len(attributes)
+
+
+def test_guard_removes_invented_claims_and_reports_them():
+    attrs = solimo_attributes()
+    generator = InventingGenerator(
+        "Solimo Vitamin E 750 g Jar",
+        "Solimo vitamin E capsules support healthy skin. Each bottle holds 750 g of oil. "
+        "Comes in a bright red box.")
+    listing = Describer(generator).describe([attrs])[0]
+    assert "750 g" not in listing.title and "750 g" not in listing.description
+    assert "red" not in listing.description
+    assert listing.description == "Solimo vitamin E capsules support healthy skin."
+    assert set(listing.removed_claims) == {"750 g", "red"}
+    assert listing.title == Describer("template").describe([attrs])[0].title
+
+
+def test_guard_falls_back_to_the_template_when_nothing_is_left():
+    attrs = solimo_attributes()
+    listing = Describer(InventingGenerator("Vitamin E", "A 2 litre bottle.")).describe([attrs])[0]
+    assert listing.description == Describer("template").describe([attrs])[0].description
+    assert listing.removed_claims == ["2 litre"]
+
+
+def test_unknown_generator_name_is_refused():
+    with pytest.raises(ValueError, match="generator: expected 'template', 'nearest'"):
+        Describer("magic")
+
+
+def test_lora_adapter_folder_loads_on_the_bundled_base(tmp_path):
+    """A folder from `listingsmith train describer` is a generator source of its own; a fresh
+    adapter (LoRA B initialised to zero) must leave the base model's output unchanged."""
+    from peft import LoraConfig, get_peft_model
+
+    from describer.train import LORA
+
+    base = CausalGenerator()
+    fresh, _ = CausalGenerator._build(base)
+    get_peft_model(fresh, LoraConfig(task_type="CAUSAL_LM", **LORA)).save_pretrained(tmp_path)
+    adapted = CausalGenerator(spec_for("text-generation", f"local:{tmp_path}"))
+    messages = [[{"role": "user", "content": "Name one colour."}]]
+    options = GenerationOptions(max_new_tokens=6)
+    assert adapted(messages, options) == base(messages, options)
+    assert adapted.model_and_tokenizer[0] is not base.model_and_tokenizer[0]

@@ -25,6 +25,12 @@ def test_tagger_never_imports_describer_or_the_cli():
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
+def test_describer_never_imports_the_cli():
+    for path in (ROOT / "describer").rglob("*.py"):
+        bad = {m for m in imported_modules(path) if m.split(".")[0] == "listingsmith"}
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
 def test_importing_the_packages_is_cheap():
     code = ("import sys, tagger, describer, listingsmith.cli; "
             "print(','.join(m for m in ('torch', 'transformers', 'rapidocr') if m in sys.modules))")

@@ -1,0 +1,298 @@
+"""(attributes → reference listing) examples from the shared text corpora, with fixed splits.
+
+Groundwork for training and evaluating the describer (issue 7). Each source gives the seller
+fields a merchant would type and the listing text written for that product:
+
+* ``myntra`` (``text/myntra.csv``): brand, gender, colour, price, the product type words of
+  the name (``category``) and a pack quantity read from the name (``100 ml``); references:
+  ``Product_Name`` (title) and ``Description``.
+* ``bigbasket`` (``text/bigbasket.csv``): brand, category, sub_category, type, price
+  (``sale_price``) and the pack quantity read from the product name by the fact parser;
+  references: ``product`` (title) and ``description``.
+* ``fashion`` (``fashion/styles.csv``, every row, ``text-only`` included): gender, category
+  (``articleType``), colour (``baseColour``), season, usage, master and sub category;
+  reference: ``productDisplayName`` (title only, no description).
+
+Splits are fixed 80/10/10 by a hash of source and row id, so a row never changes split when
+rows are added. Fashion rows that have a photo keep the split shipped in ``styles.csv`` so
+that a photo held out by the image tasks is never a describer training example.
+
+The data is read from a folder parameter (default ``tagger.train.data.default_data_dir()``);
+the product never needs it at run time.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from describer.records import Record, record_attributes
+from tagger.colours import vocabulary
+from tagger.errors import ListingsmithError
+from tagger.facts import best_fact, parse_facts
+from tagger.types import Attributes, TextSpan
+
+SOURCES = ("myntra", "bigbasket", "fashion")
+SPLITS = ("train", "val", "test")
+
+SOURCE_FILES = {"myntra": "text/myntra.csv", "bigbasket": "text/bigbasket.csv",
+                "fashion": "fashion/styles.csv"}
+"""Where each source lives inside the shared data folder."""
+
+SOURCE_COLUMNS = {
+    "myntra": ("Product_ID", "Product_Name", "Product_Brand", "Gender", "Price", "Description",
+               "Primary_Color"),
+    "bigbasket": ("index", "product", "category", "sub_category", "brand", "sale_price", "type",
+                  "description"),
+    "fashion": ("id", "gender", "masterCategory", "subCategory", "articleType", "baseColour",
+                "season", "usage", "productDisplayName", "split"),
+}
+"""The columns each source is read from (see ``../shared/data/README.md``)."""
+
+SPLIT_PERCENT = {"train": 80, "val": 10}
+"""Hash buckets (of 100) per split, in order; the rest is ``test``."""
+
+QUANTITY_ENTITIES = ("item_weight", "item_volume")
+"""Pack quantities read from a product name into the seller fields (``"500 g"``)."""
+
+PRODUCT_TYPE_WORDS = 2
+"""Words of a Myntra name kept as its product type ("Casual Shirt", "Trolley Bag")."""
+
+GENDER_WORDS = frozenset({"men", "women", "boys", "girls", "unisex", "kids", "infants"})
+"""Words of a Myntra name that are its gender field, not its product type."""
+
+MISSING_VALUES = frozenset({"", "na", "nan", "none"})
+"""Cell values that mean "unknown" and become no seller field at all."""
+
+BRAND_MIN_LETTERS = 3
+"""Shorter brands ("W", "ID", "DP") match ordinary text far more often than the brand."""
+
+BRAND_OTHER_ROWS_MIN = 2
+"""A brand named in at least this many rows of other brands, and in more of them than in its
+own rows, is an ordinary word there ("AND", "Fit", "Pure", "Asian", "even") and is left out
+of the brand list."""
+
+LINK_CLAUSE = re.compile(r"[^.!?]*https?://\S+")
+"""Shop boilerplate ("For Beauty tips, tricks & more visit https://bigbasket.blog/") is no
+part of a product's description, so the clause holding a link is cut from references."""
+
+_QUANTITY_TAIL = re.compile(r"(?:\s+(?:pack|set)\s+of)?\s+\d[\d.,]*\s*[^\W\d_]{0,5}\.?\s*$",
+                            re.IGNORECASE)
+_WITH_CLAUSE = re.compile(r"\s+with\s+.*$", re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One product: the seller fields a model may use and the reference texts it should write."""
+
+    id: str
+    source: str
+    seller: dict[str, str]
+    title: str
+    description: str
+    split: str
+
+    @property
+    def key(self) -> str:
+        """Unique over all sources (row ids repeat across files)."""
+        return f"{self.source}:{self.id}"
+
+
+def source_file(data: Path, source: str) -> Path:
+    """The CSV of ``source``; a one-line error says how to point at the data."""
+    if source not in SOURCE_FILES:
+        raise ListingsmithError(f"unknown describer data source {source!r}; choose one of "
+                                f"{', '.join(SOURCES)}")
+    path = Path(data) / SOURCE_FILES[source]
+    if not path.is_file():
+        raise ListingsmithError(f"{path} not found: the describer needs ../shared/data/"
+                                f"{SOURCE_FILES[source]}; pass --data or set LISTINGSMITH_DATA")
+    return path
+
+
+def split_of(source: str, row_id: str) -> str:
+    """The fixed split of a row: a stable hash, never Python's salted ``hash``.
+
+    >>> split_of("myntra", "10017413") == split_of("myntra", "10017413")
+    True
+    """
+    bucket = int.from_bytes(hashlib.sha256(f"{source}:{row_id}".encode()).digest()[:8], "big") % 100
+    for split, share in SPLIT_PERCENT.items():
+        if bucket < share:
+            return split
+        bucket -= share
+    return "test"
+
+
+def examples(data: Path, source: str, split: str, limit: int | None = None) -> list[Example]:
+    """The examples of one source and split, in file order; ``limit`` takes evenly spaced rows."""
+    if split not in SPLITS:
+        raise ListingsmithError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    path = source_file(data, source)
+    stat = path.stat()
+    chosen = [e for e in _all_examples(path, source, stat.st_size, stat.st_mtime_ns)
+              if e.split == split]
+    if limit is not None and 0 < limit < len(chosen):
+        chosen = [chosen[i * len(chosen) // limit] for i in range(limit)]
+    return chosen
+
+
+def example_attributes(example: Example) -> Attributes:
+    """The example's seller fields as ``Attributes``, by the path ``listingsmith write`` takes."""
+    return record_attributes(Record(line=0, id=example.key, fields=dict(example.seller)))
+
+
+@lru_cache(maxsize=8)
+def _all_examples(path: Path, source: str, size: int, mtime_ns: int) -> tuple[Example, ...]:
+    """Every example of one file, read once per file version (size and date are the key)."""
+    reader = {"myntra": _myntra, "bigbasket": _bigbasket, "fashion": _fashion}[source]
+    with open(path, newline="", encoding="utf-8") as handle:
+        table = csv.DictReader(handle)
+        missing = [c for c in SOURCE_COLUMNS[source] if c not in (table.fieldnames or ())]
+        if missing:
+            raise ListingsmithError(f"{path}: no column(s) {', '.join(missing)}; expected the "
+                                    f"{source} layout of ../shared/data/README.md")
+        rows = [reader(row) for row in table]
+    return tuple(e for e in rows if e is not None and e.title)
+
+
+def _myntra(row: dict[str, str]) -> Example | None:
+    title = _clean(row["Product_Name"])
+    description = _clean(LINK_CLAUSE.sub("", row["Description"]))
+    if not description:
+        return None
+    brand = _clean(row["Product_Brand"])
+    seller = _fields(brand=brand, gender=row["Gender"], colour=row["Primary_Color"],
+                     price=row["Price"], category=product_type(title, brand))
+    seller.update(name_quantities(title))
+    return _example(row["Product_ID"], "myntra", seller, title, description)
+
+
+def _bigbasket(row: dict[str, str]) -> Example | None:
+    title, description = _clean(row["product"]), _clean(LINK_CLAUSE.sub("", row["description"]))
+    if not description:
+        return None
+    seller = _fields(brand=row["brand"], category=row["category"],
+                     sub_category=row["sub_category"], type=row["type"], price=row["sale_price"])
+    seller.update(name_quantities(title))
+    return _example(row["index"], "bigbasket", seller, title, description)
+
+
+def _fashion(row: dict[str, str]) -> Example:
+    seller = _fields(gender=row["gender"], category=row["articleType"], colour=row["baseColour"],
+                     season=row["season"], usage=row["usage"],
+                     master_category=row["masterCategory"], sub_category=row["subCategory"])
+    row_id = row["id"].strip()
+    # a row with a photo keeps the image tasks' split; text-only rows are hashed
+    split = row["split"] if row["split"] in SPLITS else split_of("fashion", row_id)
+    return Example(row_id, "fashion", seller, _clean(row["productDisplayName"]), "", split)
+
+
+def _example(row_id: str, source: str, seller: dict[str, str], title: str,
+             description: str) -> Example:
+    row_id = row_id.strip()
+    return Example(row_id, source, seller, title, description, split_of(source, row_id))
+
+
+def _clean(text: str | None) -> str:
+    """One line, single spaces (the scrapes hold non-breaking spaces and newlines)."""
+    return " ".join((text or "").split())
+
+
+def _fields(**values: str | None) -> dict[str, str]:
+    cleaned = {key: _clean(value) for key, value in values.items()}
+    return {key: value for key, value in cleaned.items() if value.lower() not in MISSING_VALUES}
+
+
+def name_quantities(name: str) -> dict[str, str]:
+    """Pack quantities the fact parser reads in a product name, as seller fields.
+
+    >>> name_quantities("Fresho Basmati Rice 1 kg")
+    {'item_weight': '1 kg'}
+    >>> name_quantities("Water Bottle - Orange")
+    {}
+    """
+    facts = parse_facts([TextSpan(text=name, box=(0, 0, 0, 0), score=1.0)])
+    found = {entity: best_fact(facts, entity) for entity in QUANTITY_ENTITIES}
+    return {entity: fact.display for entity, fact in found.items() if fact is not None}
+
+
+def product_type(name: str, brand: str = "") -> str:
+    """The product type words of a Myntra name: its last words after dropping a trailing
+    quantity and a "with …" clause, skipping brand, gender and colour words and codes.
+
+    >>> product_type("Parx Men Navy Blue Slim Fit Solid Casual Shirt", "Parx")
+    'Casual Shirt'
+    >>> product_type("Bvlgari Women Omnia Eau De Parfum 100 ml", "Bvlgari")
+    'De Parfum'
+    >>> product_type("Libas Women Kurta with Palazzos & Dupatta", "Libas")
+    'Kurta'
+    """
+    core = _QUANTITY_TAIL.sub("", _WITH_CLAUSE.sub("", name))
+    skipped = _colour_words() | GENDER_WORDS | {w.lower() for w in _WORD.findall(brand)}
+    words = [w for w in core.split()
+             if w.lower() not in skipped and _WORD.search(w) and not any(c.isdigit() for c in w)]
+    return " ".join(words[-PRODUCT_TYPE_WORDS:])
+
+
+@lru_cache(maxsize=1)
+def _colour_words() -> frozenset[str]:
+    return frozenset(word.lower() for colour in vocabulary() for word in colour.name.split())
+
+
+def known_brands(data: Path) -> tuple[str, ...]:
+    """Brands of the Myntra and BigBasket corpora that can be told apart from ordinary words.
+
+    Used by the grounding guard to notice a listing naming another brand. All rows are read:
+    the list is a vocabulary, not training data. Left out: names shorter than
+    ``BRAND_MIN_LETTERS`` letters and names the corpora use as ordinary words
+    (``BRAND_OTHER_ROWS_MIN``). A row of a sub-brand ("U.S. Polo Assn. Kids") is an own row
+    of the brand it contains.
+    """
+    paths = (source_file(data, "myntra"), source_file(data, "bigbasket"))
+    return _known_brands(*paths, tuple((p.stat().st_size, p.stat().st_mtime_ns) for p in paths))
+
+
+@lru_cache(maxsize=2)
+def _known_brands(myntra: Path, bigbasket: Path, versions: tuple) -> tuple[str, ...]:
+    """The brand list of two file versions (``versions`` only keys the cache)."""
+    rows: list[tuple[str, str]] = []
+    for path, brand_key, text_keys in ((myntra, "Product_Brand", ("Product_Name", "Description")),
+                                       (bigbasket, "brand", ("product", "description"))):
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows.extend((_clean(row[brand_key]), " ".join(row[k] or "" for k in text_keys))
+                        for row in csv.DictReader(handle))
+    brands = {b for b, _ in rows if sum(c.isalpha() for c in b) >= BRAND_MIN_LETTERS}
+    own, other = _brand_mentions(rows, brands)
+    return tuple(sorted(b for b in brands
+                        if other[b] < BRAND_OTHER_ROWS_MIN or other[b] <= own[b]))
+
+
+def _brand_mentions(rows: list[tuple[str, str]], brands: set[str]) -> tuple[Counter, Counter]:
+    """Per brand, how many rows of its own (or a sub-brand) and of other brands name it."""
+    wanted = {_words(b): b for b in brands}
+    sizes: dict[str, set[int]] = {}
+    for words in wanted:
+        if words:
+            sizes.setdefault(words[0], set()).add(len(words))
+    own: Counter = Counter()
+    other: Counter = Counter()
+    for row_brand, text in rows:
+        words = _words(text)
+        named = {wanted[words[i:i + size]] for i, word in enumerate(words)
+                 for size in sizes.get(word, ()) if words[i:i + size] in wanted}
+        row_words = f" {' '.join(_words(row_brand))} "
+        for brand in named:
+            mine = f" {' '.join(_words(brand))} " in row_words
+            (own if mine else other)[brand] += 1
+    return own, other
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(w.lower() for w in _WORD.findall(text))

@@ -1,0 +1,426 @@
+"""Grounding guard: the checkable claims of a listing text, and those its attributes do not support.
+
+A small model, or a retrieval baseline that copies another product's text, writes fluent
+sentences that may state a weight, a brand or a colour this product does not have. The guard
+finds three kinds of claim:
+
+* **quantities**: a number with a unit from ``tagger/vocab/units.json`` or ``EXTRA_UNITS``
+  (``500 g``, ``1,5 L``, ``220-240V``, ``30 x 20 cm``, ``2 years``, ``100%``). A number
+  without a unit ("5-pocket", "pack of 2") is no claim.
+* **brands**: names of the brand list the guard is given (``describer.data.known_brands``),
+  written with a capital or exactly as listed.
+* **colours**: names of the retail colour vocabulary (``tagger/vocab/colours.csv``). Names
+  that are also ordinary words ("olive", "rose", "gold") count only beside a colour word
+  ("gold-toned", "olive colour"); a colour word naming an ingredient ("green tea") is none.
+
+A claim is supported when the attributes state it:
+
+* a quantity, when every number in it equals (within ``RELATIVE_TOLERANCE``, after
+  conversion to one unit per dimension: 500 g == 0.5 kg == 500gm) a fact or a number with a
+  unit in the seller fields, OCR text, category or tags;
+* a brand, when it is the attributes' brand or those texts contain it;
+* a colour, when it is one of the attributes' colours, the family of one (text "blue" for
+  "Navy Blue": a true generalisation; text "Navy Blue" for "Blue" is a guess and a
+  violation), or those texts contain it ("green" for the type "Green Tea").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+from tagger.colours import vocabulary
+from tagger.errors import ListingsmithError
+from tagger.types import TEXT_ENTITIES, Attributes
+
+EXTRA_UNITS: dict[str, tuple[str, float, tuple[str, ...]]] = {
+    "percent": ("percent", 1.0, ("%", "percent", "per cent")),
+    "milliamp hour": ("charge", 1.0, ("mah",)),
+    "amp hour": ("charge", 1000.0, ("ah",)),
+    "megabyte": ("data", 1 / 1024, ("mb",)),
+    "gigabyte": ("data", 1.0, ("gb",)),
+    "terabyte": ("data", 1024.0, ("tb",)),
+    "year": ("time", 12.0, ("year", "years", "yr", "yrs")),
+    "month": ("time", 1.0, ("month", "months")),
+    "week": ("time", 7 / 30, ("week", "weeks")),
+    "day": ("time", 1 / 30, ("day", "days")),
+    "hour": ("time", 1 / 720, ("hour", "hours", "hr", "hrs")),
+    "piece": ("count", 1.0, ("pc", "pcs", "piece", "pieces", "capsules", "tablets", "sachets")),
+}
+"""Units listings state that the fact schema has no entity for: name → (dimension, factor to
+the dimension's base unit, aliases). Time is in months, so "2 years" == "24 months"."""
+
+PROSE_QUOTES = frozenset({'"', "”"})
+"""Inch aliases of ``units.json`` left out: in prose they close a quotation."""
+
+CLEAR_END_ALIASES = frozenset({"in"})
+"""Aliases that are a unit only before punctuation or the end ("5 in." but not "3 in 1")."""
+
+RELATIVE_TOLERANCE = 0.02
+"""Two quantities are equal within this share of the larger ("17 fl oz" == "500 ml")."""
+
+COLOUR_ALIASES = {"gray": "Grey", "navy": "Navy Blue", "golden": "Gold"}
+"""Other spellings of vocabulary colours."""
+
+CONTEXT_COLOURS = frozenset({"Cream", "Silver", "Steel", "Gold", "Bronze", "Copper", "Tan",
+                             "Skin", "Nude", "Rust", "Orange", "Peach", "Olive", "Rose",
+                             "Mustard", "Charcoal", "Lavender"})
+"""Colour names that are also materials, foods or scents ("olive oil", "rose water",
+"gold-plated"): a colour claim only right before a colour word (``COLOUR_CUE``)."""
+
+COLOUR_CUE = r"[\s-]*(?:colou?r(?:ed|s)?|tone[ds]?|shades?|hues?)\b"
+"""What makes an ambiguous name a colour: "gold-toned", "olive coloured", "rose shade"."""
+
+INGREDIENT_NOUNS = frozenset({
+    "tea", "teas", "pepper", "peppers", "chilli", "chillies", "chili", "rice", "salt", "apple",
+    "apples", "peas", "coffee", "olives", "gram", "cardamom", "grape", "grapes", "sugar",
+    "chocolate", "juice", "peel", "seeds", "beans", "lentils", "dal", "velvet", "mustard",
+    "onion", "onions", "capsicum", "wine", "bread", "vinegar", "tiger", "forest"})
+"""A colour word right before one of these names the food ("green tea", "black pepper",
+"red velvet"), not the product's colour; the list comes from the BigBasket descriptions."""
+
+_NUMBER = r"\d+(?:[.,]\d+)*"
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_RANGE = r"(?:-|–|—|~|to)"
+_BY = r"\s*[x×*]\s*"
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_COLOUR_CUE = re.compile(COLOUR_CUE, re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checkable statement in a text: what was written, where, and what it asserts."""
+
+    kind: Literal["quantity", "brand", "colour"]
+    text: str
+    start: int
+    end: int
+    quantities: tuple[tuple[float, str], ...] = ()
+    """(value in the dimension's base unit, dimension) for each number of a quantity."""
+    name: str = ""
+    """The listed brand or vocabulary colour the text matched."""
+
+
+@dataclass(frozen=True)
+class InventedFacts:
+    """How often texts state what their attributes do not: the headline grounding metric."""
+
+    texts: int
+    with_violation: int
+    claims: int
+    violations: int
+
+    @property
+    def rate(self) -> float:
+        """Share of texts with at least one unsupported claim."""
+        return self.with_violation / self.texts if self.texts else 0.0
+
+    @property
+    def claims_per_text(self) -> float:
+        return self.claims / self.texts if self.texts else 0.0
+
+    @property
+    def violations_per_text(self) -> float:
+        return self.violations / self.texts if self.texts else 0.0
+
+
+@dataclass(frozen=True)
+class _Unit:
+    dimension: str
+    factor: float
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """What the attributes state, in the forms claims are compared in."""
+
+    quantities: tuple[tuple[float, str], ...]
+    brands: frozenset[str]
+    colours: frozenset[str]
+    text: str
+
+
+class Guard:
+    """Finds and checks claims; built once per brand list (the regular expressions are large)."""
+
+    def __init__(self, brands: Iterable[str] = ()):
+        colour_words = {name.casefold() for name in _colour_names()}
+        names = {_squash_spaces(b) for b in brands} - {""}
+        listed = sorted((b for b in names if b.casefold() not in colour_words), key=len,
+                        reverse=True)
+        self._brands = {b.lower(): b for b in listed}
+        self._brand_pattern = re.compile(
+            r"(?<![\w&])(?:" + "|".join(_loose(b) for b in listed) + r")(?![\w&])",
+            re.IGNORECASE) if listed else None
+
+    def find_claims(self, text: str) -> list[Claim]:
+        """Quantities, brands and colours in ``text``, in reading order."""
+        brands = self._brand_claims(text)
+        taken = [(c.start, c.end) for c in brands]
+        colours = [c for c in _colour_claims(text, strict=True)
+                   if not any(s < c.end and c.start < e for s, e in taken)]
+        return sorted(_quantity_claims(text) + brands + colours, key=lambda c: (c.start, c.end))
+
+    def violations(self, text: str, attributes: Attributes) -> list[Claim]:
+        """The claims of ``text`` that ``attributes`` do not support."""
+        return _unsupported(self.find_claims(text), _evidence(attributes))
+
+    def ground(self, text: str, attributes: Attributes) -> tuple[str, list[Claim]]:
+        """``text`` without the sentences that hold a violation, and those violations.
+
+        The caller falls back to the template text when nothing remains.
+        """
+        evidence = _evidence(attributes)
+        kept, dropped = [], []
+        for sentence in _SENTENCE.split(text.strip()):
+            found = _unsupported(self.find_claims(sentence), evidence)
+            if found:
+                dropped.extend(found)
+            elif sentence:
+                kept.append(sentence)
+        return " ".join(kept), dropped
+
+    def invented_fact_rate(self, texts: Sequence[str],
+                           attributes_list: Sequence[Attributes]) -> InventedFacts:
+        """Share of ``texts`` with at least one violation, plus claims and violations per text."""
+        if len(texts) != len(attributes_list):
+            raise ListingsmithError(f"invented_fact_rate: {len(texts)} texts but "
+                                    f"{len(attributes_list)} attributes; pass one per text")
+        claims = violations = with_violation = 0
+        for text, attributes in zip(texts, attributes_list):
+            found = self.find_claims(text)
+            bad = len(_unsupported(found, _evidence(attributes)))
+            claims += len(found)
+            violations += bad
+            with_violation += bad > 0
+        return InventedFacts(len(texts), with_violation, claims, violations)
+
+    def _brand_claims(self, text: str) -> list[Claim]:
+        if self._brand_pattern is None:
+            return []
+        claims = []
+        for match in self._brand_pattern.finditer(text):
+            name = self._brands[_squash_spaces(match.group(0)).lower()]
+            written = match.group(0)
+            if written[0].isupper() or written[0].isdigit() or written == name:
+                claims.append(Claim("brand", written, match.start(), match.end(), name=name))
+        return claims
+
+
+def find_claims(text: str, brands: Iterable[str] = ()) -> list[Claim]:
+    """Quantities, colours and (given a brand list) brands stated in ``text``.
+
+    >>> [c.text for c in find_claims("Net weight 500gm, 2 pockets, navy blue.")]
+    ['500gm', 'navy blue']
+    """
+    return _guard(tuple(brands)).find_claims(text)
+
+
+def violations(text: str, attributes: Attributes, brands: Iterable[str] = ()) -> list[Claim]:
+    """The claims of ``text`` that ``attributes`` do not support."""
+    return _guard(tuple(brands)).violations(text, attributes)
+
+
+def ground(text: str, attributes: Attributes,
+           brands: Iterable[str] = ()) -> tuple[str, list[Claim]]:
+    """``text`` without its unsupported sentences, and the violations that removed them."""
+    return _guard(tuple(brands)).ground(text, attributes)
+
+
+def invented_fact_rate(texts: Sequence[str], attributes_list: Sequence[Attributes],
+                       brands: Iterable[str] = ()) -> InventedFacts:
+    """Share of texts with at least one unsupported claim (and claims per text)."""
+    return _guard(tuple(brands)).invented_fact_rate(texts, attributes_list)
+
+
+@lru_cache(maxsize=4)
+def _guard(brands: tuple[str, ...]) -> Guard:
+    return Guard(brands)
+
+
+# --------------------------------------------------------------------------- quantities
+
+
+@lru_cache(maxsize=1)
+def _unit_aliases() -> tuple[tuple[str, _Unit], ...]:
+    """(spelling, unit) for every unit name and alias of ``units.json`` and ``EXTRA_UNITS``."""
+    text = resources.files("tagger").joinpath("vocab/units.json").read_text("utf-8")
+    table = {name: (spec["dimension"], float(spec["factor"]), tuple(spec["aliases"]))
+             for name, spec in json.loads(text)["units"].items()}
+    table.update(EXTRA_UNITS)
+    return tuple((spelling, _Unit(dimension, factor))
+                 for name, (dimension, factor, aliases) in table.items()
+                 for spelling in (name, *aliases) if spelling not in PROSE_QUOTES)
+
+
+@lru_cache(maxsize=1)
+def _units() -> dict[str, _Unit]:
+    """Unit by spelling key (lower case, no spaces or dots: "fl. oz" → "floz")."""
+    return {_key(spelling): unit for spelling, unit in _unit_aliases()}
+
+
+@lru_cache(maxsize=1)
+def _quantity_pattern() -> re.Pattern:
+    spellings = sorted(_unit_aliases(), key=lambda pair: len(pair[0]), reverse=True)
+    unit = "(?:" + "|".join(_spelling_pattern(s) for s, _ in spellings) + r")(?![^\W\d_])"
+    length = ("(?:" + "|".join(_spelling_pattern(s) for s, u in spellings
+                               if u.dimension == "length") + r")(?![^\W\d_])")
+    box = (rf"(?P<b1>{_NUMBER})(?:\s*{length})?{_BY}(?P<b2>{_NUMBER})(?:\s*{length})?"
+           rf"(?:{_BY}(?P<b3>{_NUMBER}))?\s*(?P<bu>{length})")
+    single = (rf"(?:(?P<lo>{_NUMBER})(?:\s*(?P<lu>{unit}))?\s*{_RANGE}\s*)?"
+              rf"(?P<num>{_NUMBER})\s?-?\s?(?P<unit>{unit})")
+    return re.compile(rf"(?<![\w.,])(?:{box}|{single})", re.IGNORECASE)
+
+
+def _spelling_pattern(spelling: str) -> str:
+    """A unit as written: "fl. oz" also matches "fl oz" and "floz"; "in" needs a clear end."""
+    words = [w for w in re.split(r"[\s.]+", spelling.lower()) if w]
+    pattern = r"[.\s]{0,3}".join(re.escape(w) for w in words)
+    if spelling.lower() in CLEAR_END_ALIASES:
+        pattern += r"(?=\s{0,3}(?:$|[^\w\s-]))"
+    return pattern
+
+
+def _key(alias: str) -> str:
+    return re.sub(r"[\s.]+", "", alias.lower())
+
+
+def _number(text: str) -> float | None:
+    """``1,000`` groups thousands, any other comma is decimal (``1,5``); None if malformed."""
+    digits = text.replace(",", "") if _THOUSANDS.fullmatch(text) else text.replace(",", ".")
+    try:
+        return float(digits)
+    except ValueError:
+        return None
+
+
+def _quantity_claims(text: str) -> list[Claim]:
+    units = _units()
+    claims = []
+    for match in _quantity_pattern().finditer(text):
+        if match.group("bu") is not None:
+            unit = units[_key(match.group("bu"))]
+            numbers = [(match.group(g), unit) for g in ("b1", "b2", "b3") if match.group(g)]
+        else:
+            unit = units[_key(match.group("unit"))]
+            numbers = [(match.group("num"), unit)]
+            if match.group("lo") is not None:
+                low_unit = units[_key(match.group("lu"))] if match.group("lu") else unit
+                numbers.insert(0, (match.group("lo"), low_unit))
+        values = [(_number(n), u) for n, u in numbers]
+        if any(v is None for v, _ in values):
+            continue
+        quantities = tuple((v * u.factor, u.dimension) for v, u in values)
+        claims.append(Claim("quantity", match.group(0), match.start(), match.end(), quantities))
+    return claims
+
+
+# --------------------------------------------------------------------------- colours
+
+
+@lru_cache(maxsize=1)
+def _colour_names() -> dict[str, str]:
+    """Lower-case spelling → vocabulary name (aliases included)."""
+    names = {colour.name.lower(): colour.name for colour in vocabulary()}
+    names.update({alias: name for alias, name in COLOUR_ALIASES.items()})
+    return names
+
+
+@lru_cache(maxsize=1)
+def _families() -> dict[str, str]:
+    """Vocabulary name → its family, in lower case ("Navy Blue" → "blue")."""
+    return {colour.name: colour.family for colour in vocabulary()}
+
+
+@lru_cache(maxsize=1)
+def _colour_pattern() -> re.Pattern:
+    spellings = sorted(_colour_names(), key=len, reverse=True)
+    alternation = "|".join(r"[\s-]".join(map(re.escape, s.split())) for s in spellings)
+    return re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE)
+
+
+def _colour_claims(text: str, *, strict: bool) -> list[Claim]:
+    """Colour mentions; ``strict`` applies the ambiguous-name and ingredient rules (off when
+    reading a seller's colour field, where every name is a colour)."""
+    claims = []
+    for match in _colour_pattern().finditer(text):
+        name = _colour_names()[" ".join(re.split(r"[\s-]", match.group(0).lower()))]
+        after = text[match.end():]
+        if strict and name in CONTEXT_COLOURS and not _COLOUR_CUE.match(after):
+            continue
+        next_word = re.match(r"\s+([^\W\d_]+)", after)
+        if strict and next_word and next_word.group(1).lower() in INGREDIENT_NOUNS:
+            continue
+        claims.append(Claim("colour", match.group(0), match.start(), match.end(), name=name))
+    return claims
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+def _evidence(attributes: Attributes) -> _Evidence:
+    texts = list(attributes.seller.values()) + [span.text for span in attributes.text_spans]
+    texts += [tag.name for tag in attributes.tags]
+    if attributes.category is not None:
+        texts += [attributes.category.label, *attributes.category.path]
+    quantities = []
+    brands = {v.casefold() for k, v in attributes.seller.items() if k.lower() == "brand"}
+    for fact in attributes.facts:
+        texts.append(fact.raw_text)
+        if fact.entity in TEXT_ENTITIES:
+            if fact.entity == "brand":
+                brands.add(str(fact.value).casefold())
+            continue
+        unit = _units()[_key(str(fact.unit))]
+        quantities.append((float(fact.value) * unit.factor, unit.dimension))
+    for text in texts:
+        quantities.extend(q for claim in _quantity_claims(text) for q in claim.quantities)
+    colours = {swatch.name for swatch in attributes.colours}
+    for key, value in attributes.seller.items():
+        if "colour" in key.lower() or "color" in key.lower():
+            colours.update(c.name for c in _colour_claims(value, strict=False))
+    return _Evidence(tuple(quantities), frozenset(brands), frozenset(colours),
+                     " | ".join(_squash_spaces(t) for t in texts).casefold())
+
+
+def _unsupported(claims: list[Claim], evidence: _Evidence) -> list[Claim]:
+    return [c for c in claims if not _supported(c, evidence)]
+
+
+def _supported(claim: Claim, evidence: _Evidence) -> bool:
+    if claim.kind == "quantity":
+        return all(any(dimension == d and _close(value, v) for v, d in evidence.quantities)
+                   for value, dimension in claim.quantities)
+    if claim.kind == "brand" and claim.name.casefold() in evidence.brands:
+        return True
+    if claim.kind == "colour":
+        family = claim.name.lower()  # "Blue" for a "Navy Blue" product: a true generalisation
+        if claim.name in evidence.colours or (
+                family in _families().values()
+                and any(_families().get(c) == family for c in evidence.colours)):
+            return True
+    return _contains_words(evidence.text, claim.text)
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= RELATIVE_TOLERANCE * max(abs(a), abs(b))
+
+
+def _contains_words(haystack: str, needle: str) -> bool:
+    """Whether ``needle`` occurs in ``haystack`` as whole words (case-folded, spaces squashed)."""
+    words = _squash_spaces(needle).casefold()
+    return re.search(r"(?<!\w)" + re.escape(words) + r"(?!\w)", haystack) is not None
+
+
+def _loose(name: str) -> str:
+    """A name's pattern with any run of spaces between its words."""
+    return r"\s+".join(re.escape(word) for word in name.split())
+
+
+def _squash_spaces(text: str) -> str:
+    return " ".join(text.split())

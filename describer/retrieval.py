@@ -1,0 +1,167 @@
+"""Nearest-neighbour describer: the listing of the training product whose attributes read most
+like the query's.
+
+The retrieval baseline for the fine-tuned describer (issue 7): a learned model has to beat
+copying the closest training listing. Both sides are embedded with the bundled MiniLM from the
+same one-line rendering of their attributes (``attributes_text``, the listing's own bullets),
+so a seller record and a training example are compared like for like. Only the ``train``
+split is indexed. The title comes from the nearest example, the description from the nearest
+example that has one (fashion rows have titles only).
+
+The index (unique rendering vectors and the row ids) is cached as ``.npz`` under
+``describer.generate.cache_dir()/describer``, keyed by data folder, sources, file sizes and
+dates, the embedder and ``INDEX_VERSION``; a cache whose ids differ from the data is rebuilt.
+
+Copied text describes another product: its sizes, brand and colours may be wrong. The
+grounding guard (``describer.guard``) measures how often.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from describer import prompting
+from describer.data import SOURCES, Example, example_attributes, examples, source_file
+from describer.generate import cache_dir
+from tagger.errors import ListingsmithError
+from tagger.text_embed import TextEmbedder
+from tagger.train.data import default_data_dir
+from tagger.types import Attributes
+
+NEAREST_GENERATOR = "nearest"
+
+INDEX_VERSION = 1
+"""Bump when ``attributes_text`` or the examples change, so cached vectors are rebuilt."""
+
+_SENTENCE_END = (".", "!", "?")
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The training examples one query borrows from, with their cosine similarities."""
+
+    title: Example
+    title_similarity: float
+    description: Example | None
+    description_similarity: float
+
+
+def attributes_text(attributes: Attributes) -> str:
+    """One line of what the attributes say, as the listing's bullets say it.
+
+    >>> from tagger.types import Attributes
+    >>> attributes_text(Attributes(seller={"brand": "Parx", "colour": "Pink", "price": "739"}))
+    'Brand: Parx; Colour: Pink'
+    """
+    return "; ".join(prompting.bullets(prompting.product_context(attributes)))
+
+
+class NearestNeighbourGenerator:
+    """Writes a listing by copying the nearest training example's title and description.
+
+    ``Describer(NearestNeighbourGenerator())`` uses it; it needs the shared data folder
+    (default ``$LISTINGSMITH_DATA`` or ``../shared/data``).
+    """
+
+    name = NEAREST_GENERATOR
+
+    def __init__(self, data: Path | None = None, *, sources: tuple[str, ...] = SOURCES,
+                 embedder: TextEmbedder | None = None):
+        self.data = Path(data) if data is not None else default_data_dir()
+        self.sources = tuple(sources)
+        for source in self.sources:
+            source_file(self.data, source)  # a missing folder fails here, in one line
+        self.embedder = embedder or TextEmbedder()
+        self._index: tuple[tuple[Example, ...], np.ndarray] | None = None
+
+    @property
+    def index(self) -> tuple[tuple[Example, ...], np.ndarray]:
+        """The training examples and their attribute vectors, loaded or built once."""
+        if self._index is None:
+            train = tuple(e for source in self.sources
+                          for e in examples(self.data, source, "train"))
+            if not train:
+                raise ListingsmithError(f"{self.data}: no train-split rows for "
+                                        f"{', '.join(self.sources)}; check the data files")
+            vectors = cached_embeddings(
+                "nearest-attributes", self.data, self.sources, [e.key for e in train],
+                [attributes_text(example_attributes(e)) for e in train], self.embedder)
+            self._index = (train, vectors)
+        return self._index
+
+    def nearest(self, attributes: list[Attributes]) -> list[Neighbours]:
+        """For each product, the most similar training example, and the most similar one
+        with a description."""
+        if not attributes:
+            return []
+        train, vectors = self.index
+        similarity = self.embedder([attributes_text(a) for a in attributes]) @ vectors.T
+        described = np.array([bool(e.description) for e in train])
+        found = []
+        for row in similarity:
+            best = int(np.argmax(row))
+            with_text = np.where(described, row, -np.inf)
+            best_text = int(np.argmax(with_text)) if described.any() else None
+            found.append(Neighbours(
+                train[best], float(row[best]),
+                train[best_text] if best_text is not None else None,
+                float(row[best_text]) if best_text is not None else 0.0))
+        return found
+
+    def write(self, attributes: list[Attributes]) -> tuple[list[str], list[str]]:
+        """(titles, descriptions) copied from the neighbours; "" where none has a description.
+
+        A description gets a closing full stop so that the Describer's clean-up, which drops
+        an unfinished last sentence, keeps the whole copied text.
+        """
+        titles, texts = [], []
+        for found in self.nearest(attributes):
+            titles.append(found.title.title)
+            text = found.description.description if found.description else ""
+            texts.append(text if not text or text.endswith(_SENTENCE_END) else text + ".")
+        return titles, texts
+
+
+def cached_embeddings(kind: str, data: Path, sources: tuple[str, ...], ids: list[str],
+                      texts: list[str], embedder: TextEmbedder) -> np.ndarray:
+    """MiniLM vectors of ``texts`` (one per id), each distinct text embedded once, cached.
+
+    The cache file is named by ``kind``, the data folder and its source files, the embedder
+    and ``INDEX_VERSION``; it is used only if its ids equal ``ids``.
+    """
+    path = _cache_path(kind, data, sources, embedder)
+    if path.is_file():
+        with np.load(path) as stored:
+            if stored["ids"].tolist() == list(ids):
+                return stored["unique"][stored["rows"]]
+    unique = list(dict.fromkeys(texts))
+    position = {text: i for i, text in enumerate(unique)}
+    rows = np.array([position[text] for text in texts], dtype=np.int32)
+    vectors = embedder(unique)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            np.savez(out, ids=np.array(ids), unique=vectors, rows=rows)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+    return vectors[rows]
+
+
+def _cache_path(kind: str, data: Path, sources: tuple[str, ...],
+                embedder: TextEmbedder) -> Path:
+    digest = hashlib.sha256()
+    parts = [kind, str(Path(data).resolve()), str(INDEX_VERSION), embedder.spec.source]
+    for source in sources:
+        stat = source_file(data, source).stat()
+        parts += [source, str(stat.st_size), str(stat.st_mtime_ns)]
+    digest.update("\n".join(parts).encode())
+    return cache_dir() / "describer" / f"{kind}-{digest.hexdigest()[:16]}.npz"

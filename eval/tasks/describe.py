@@ -1,0 +1,269 @@
+"""Listing text from seller attributes against human references: template, nearest neighbour
+and zero-shot SmolLM2, side by side (issue 7's baselines).
+
+``python -m eval.run --task describe [--limit N]``
+
+For each source's test split (``describer.data``; ``--limit`` caps rows per source, default
+``DEFAULT_ROWS``), every generator writes a listing through the product's own path
+(``example_attributes`` → ``Describer.describe``). Myntra and BigBasket outputs are scored on
+their descriptions against the reference descriptions, fashion on titles against
+``productDisplayName`` (it has no descriptions); "title R-L" scores titles everywhere.
+
+Metrics: ROUGE-1/2/L F (rouge-score, stemmed, mean over rows), BLEU-4 (sacrebleu, corpus),
+distinct-1/2 and self-BLEU of the outputs (diversity: a template repeats itself), mean words,
+and the grounding guard's invented-fact rate (share of scored texts with a claim the
+attributes do not support) with claims per text. The ``reference`` row runs the same
+diversity and guard measures on the human references: how often the training targets
+themselves state what the seller fields do not.
+
+"novel" rows are test rows whose reference title has no training title (same source) with
+MiniLM cosine at or above ``NOVELTY_THRESHOLD``: the products a model cannot copy.
+
+SmolLM2 (``CausalGenerator()``, the bundled default, greedy) writes at most
+``SMOLLM_MAX_ROWS`` evenly spaced rows of each source to keep the run bounded on a CPU;
+its numbers are on that subset. ``LISTINGSMITH_DESCRIBE_GENERATORS=template,nearest`` leaves
+it out.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from eval.tasks import TaskResult, register
+
+DEFAULT_ROWS = 300
+"""Test rows per source when ``--limit`` is not given."""
+
+SMOLLM_MAX_ROWS = 30
+"""Rows per source the zero-shot causal LM writes (~2 generations of up to 152 tokens each)."""
+
+NOVELTY_THRESHOLD = 0.8
+"""A test row is "novel" when its title's best MiniLM cosine to a training title is below this."""
+
+BATCH_SIZE = 8
+"""Products per ``describe`` call, as ``listingsmith write`` batches them."""
+
+TONE, LENGTH = "neutral", "medium"
+"""The product's defaults."""
+
+SCORED_FIELD = {"myntra": "description", "bigbasket": "description", "fashion": "title"}
+"""Which reference each source is scored on."""
+
+GENERATORS = ("template", "nearest", "smollm2-zero-shot")
+
+GENERATORS_ENV = "LISTINGSMITH_DESCRIBE_GENERATORS"
+"""Comma-separated subset of ``GENERATORS`` to run (default all): ``template,nearest`` skips
+the language model when a quick run must stay short."""
+
+COLUMNS = ("rows", "R-1", "R-2", "R-L", "BLEU-4", "title R-L", "dist-1", "dist-2",
+           "self-BLEU", "words", "invented %", "claims/text", "s/row")
+
+FORMATS = {"rows": "{:.0f}", "dist-1": "{:.3f}", "dist-2": "{:.3f}", "claims/text": "{:.2f}",
+           "s/row": "{:.3f}"}
+"""Cell formats; every other column has one decimal."""
+
+_WORDS = re.compile(r"\w+")
+
+
+@register("describe")
+def run(data: Path, limit: int | None) -> TaskResult:
+    from describer.data import SOURCES, example_attributes, examples, known_brands
+    from describer.guard import Guard
+    from tagger.text_embed import TextEmbedder
+
+    guard = Guard(known_brands(data))
+    embedder = TextEmbedder()
+    rows_per_source = limit or DEFAULT_ROWS
+    generators = chosen_generators()
+    metrics: dict = {"novelty_threshold": NOVELTY_THRESHOLD, "sources": {}}
+    lines = []
+    for source in SOURCES:
+        test = examples(data, source, "test", limit=rows_per_source)
+        attributes = [example_attributes(e) for e in test]
+        novel = novelty(data, source, [e.title for e in test], embedder) < NOVELTY_THRESHOLD
+        field = SCORED_FIELD[source]
+        references = [getattr(e, field) for e in test]
+        ref_titles = [e.title for e in test]
+        per_generator = {}
+        for name in generators:
+            cap = min(rows_per_source, SMOLLM_MAX_ROWS) if name == "smollm2-zero-shot" else None
+            chosen = evenly_spaced(len(test), cap)
+            listings, seconds = _write(_describer(name, data, source, embedder),
+                                       [attributes[j] for j in chosen])
+            written = dict(zip(chosen, listings))
+            per_generator[name] = {}
+            for subset, keep in _subsets(chosen, novel):
+                scores = score(guard, [getattr(written[j], field) for j in keep],
+                               [references[j] for j in keep], [written[j].title for j in keep],
+                               [ref_titles[j] for j in keep], [attributes[j] for j in keep])
+                per_generator[name][subset] = {**scores, "s/row": seconds}
+        per_generator["reference"] = {
+            subset: score(guard, [references[j] for j in keep], None, None, None,
+                          [attributes[j] for j in keep])
+            for subset, keep in _subsets(list(range(len(test))), novel)}
+        metrics["sources"][source] = {"scored_field": field, "rows": len(test),
+                                      "novel_rows": int(novel.sum()), "scores": per_generator}
+        lines += [_row(source, name, subset, scores) for name, subsets in per_generator.items()
+                  for subset, scores in subsets.items()]
+    header = "| source | generator | subset | " + " | ".join(COLUMNS) + " |"
+    table = "\n".join([header, "|" + "---|" * (3 + len(COLUMNS))] + lines)
+    counts = ", ".join(f"{s} {m['novel_rows']}/{m['rows']}" for s, m in metrics["sources"].items())
+    notes = [
+        f"generators: {', '.join(generators)} (${GENERATORS_ENV} picks from "
+        f"{', '.join(GENERATORS)})",
+        f"rows per source: {rows_per_source} test rows (evenly spaced) for template, nearest and "
+        f"the references; smollm2-zero-shot (bundled SmolLM2-135M-Instruct, greedy, "
+        f"{TONE}/{LENGTH}) writes at most {SMOLLM_MAX_ROWS} of them to bound the CPU run time",
+        f"novel = reference title's best MiniLM cosine to a same-source training title "
+        f"< {NOVELTY_THRESHOLD}: {counts}",
+        "myntra and bigbasket score descriptions, fashion scores titles (no descriptions); "
+        "'title R-L' is the title ROUGE-L F everywhere",
+        "nearest: per-source index of the train split (attributes rendered as the listing's "
+        "bullets, MiniLM cosine), cached under $LISTINGSMITH_CACHE/describer",
+        "invented % = share of scored texts with >= 1 quantity, brand or colour claim the "
+        "seller fields do not support (describer.guard, brand list from the myntra and "
+        "bigbasket brands); 'reference' rows apply it to the human references; fashion rows "
+        "have no brand field, so any listed brand in a fashion title counts as invented",
+        "ROUGE/BLEU x100; self-BLEU is each output's BLEU against the other outputs (lower = "
+        "more diverse); s/row is generation time per row on this machine, after loading",
+    ]
+    return TaskResult(metrics=metrics, table=table, notes=notes)
+
+
+def _subsets(chosen: list[int], novel: np.ndarray) -> tuple[tuple[str, list[int]], ...]:
+    return (("all", chosen), ("novel", [j for j in chosen if novel[j]]))
+
+
+def _write(describer, attributes: list) -> tuple[list, float]:
+    """Listings in ``BATCH_SIZE`` batches, and seconds per row after the generator is loaded."""
+    _warm_up(describer)
+    start = time.perf_counter()
+    listings = [listing for i in range(0, len(attributes), BATCH_SIZE)
+                for listing in describer.describe(attributes[i:i + BATCH_SIZE], tone=TONE,
+                                                  length=LENGTH)]
+    return listings, (time.perf_counter() - start) / max(1, len(attributes))
+
+
+def _describer(name: str, data: Path, source: str, embedder):
+    from describer.generate import CausalGenerator
+    from describer.pipeline import TEMPLATE_GENERATOR, Describer
+    from describer.retrieval import NearestNeighbourGenerator
+
+    if name == "template":
+        return Describer(TEMPLATE_GENERATOR)
+    if name == "nearest":
+        return Describer(NearestNeighbourGenerator(data, sources=(source,), embedder=embedder))
+    return Describer(CausalGenerator())
+
+
+def chosen_generators() -> tuple[str, ...]:
+    """The generators ``$LISTINGSMITH_DESCRIBE_GENERATORS`` names, in table order (default all)."""
+    names = [n.strip() for n in os.environ.get(GENERATORS_ENV, "").split(",") if n.strip()]
+    unknown = sorted(set(names) - set(GENERATORS))
+    if unknown:
+        raise ValueError(f"{GENERATORS_ENV}: unknown generator(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(GENERATORS)}")
+    return tuple(g for g in GENERATORS if g in names) if names else GENERATORS
+
+
+def _warm_up(describer) -> None:
+    """Load a generator's index or model before timing, so s/row is generation alone."""
+    from describer.generate import CausalGenerator
+    from describer.retrieval import NearestNeighbourGenerator
+
+    if isinstance(describer.generator, NearestNeighbourGenerator):
+        describer.generator.index
+    elif isinstance(describer.generator, CausalGenerator):
+        describer.generator.model_and_tokenizer
+
+
+def novelty(data: Path, source: str, titles: list[str], embedder) -> np.ndarray:
+    """Each title's best cosine to a training title of the same source."""
+    from describer.data import examples
+    from describer.retrieval import cached_embeddings
+
+    train = examples(data, source, "train")
+    vectors = cached_embeddings("train-titles", data, (source,), [e.key for e in train],
+                                [e.title for e in train], embedder)
+    return (embedder(titles) @ vectors.T).max(axis=1)
+
+
+def evenly_spaced(total: int, cap: int | None) -> list[int]:
+    """Indices of ``cap`` evenly spaced items of ``total`` (all when ``cap`` is None or larger).
+
+    >>> evenly_spaced(10, 3), evenly_spaced(2, 5)
+    ([0, 3, 6], [0, 1])
+    """
+    if cap is None or cap >= total:
+        return list(range(total))
+    return [i * total // cap for i in range(cap)]
+
+
+def score(guard, outputs: list[str], references: list[str] | None, titles: list[str] | None,
+          reference_titles: list[str] | None, attributes: list) -> dict[str, float]:
+    """One table row's numbers; overlap metrics only when there are references to compare."""
+    result: dict[str, float] = {"rows": len(outputs)}
+    if not outputs:
+        return result
+    if references is not None:
+        result.update(rouge(outputs, references))
+        result["BLEU-4"] = bleu4(outputs, references)
+        result["title R-L"] = rouge(titles, reference_titles)["R-L"]
+    result["dist-1"] = distinct(outputs, 1)
+    result["dist-2"] = distinct(outputs, 2)
+    result["self-BLEU"] = self_bleu(outputs)
+    result["words"] = statistics.mean(len(_WORDS.findall(t)) for t in outputs)
+    invented = guard.invented_fact_rate(outputs, attributes)
+    result["invented %"] = 100 * invented.rate
+    result["claims/text"] = invented.claims_per_text
+    return result
+
+
+def rouge(outputs: list[str], references: list[str]) -> dict[str, float]:
+    """Mean ROUGE-1/2/L F-measure x100 (rouge-score with its Porter stemmer)."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    scores = [scorer.score(ref, out) for out, ref in zip(outputs, references)]
+    return {label: 100 * statistics.mean(s[key].fmeasure for s in scores)
+            for label, key in (("R-1", "rouge1"), ("R-2", "rouge2"), ("R-L", "rougeL"))}
+
+
+def bleu4(outputs: list[str], references: list[str]) -> float:
+    import sacrebleu
+
+    return sacrebleu.corpus_bleu(outputs, [references]).score
+
+
+def distinct(texts: list[str], n: int) -> float:
+    """Distinct-n: unique n-grams over all n-grams of all texts (lower-cased words).
+
+    >>> distinct(["a b a b", "a b"], 1), distinct(["a b a b", "a b"], 2)
+    (0.3333333333333333, 0.5)
+    """
+    grams = [tuple(words[i:i + n]) for text in texts
+             for words in [_WORDS.findall(text.lower())] for i in range(len(words) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def self_bleu(texts: list[str]) -> float:
+    """Mean sentence BLEU x100 of each text against all the others (Zhu et al. 2018)."""
+    from sacrebleu.metrics import BLEU
+
+    if len(texts) < 2:
+        return 0.0
+    bleu = BLEU(effective_order=True)
+    return statistics.mean(bleu.sentence_score(text, texts[:i] + texts[i + 1:]).score
+                           for i, text in enumerate(texts))
+
+
+def _row(source: str, name: str, subset: str, scores: dict[str, float]) -> str:
+    cells = [FORMATS.get(column, "{:.1f}").format(scores[column]) if column in scores else "—"
+             for column in COLUMNS]
+    return f"| {source} | {name} | {subset} | " + " | ".join(cells) + " |"

@@ -1,0 +1,221 @@
+import pytest
+
+from describer.guard import Guard, find_claims, ground, invented_fact_rate, violations
+from describer.records import Record, record_attributes
+from tagger.errors import ListingsmithError
+from tagger.types import Attributes, CategoryPrediction, ColorSwatch, Fact, Tag, TextSpan
+
+BRANDS = ["Puma", "Sri Sri Ayurveda", "Sri Sri", "Fresho", "U.S. Polo Assn.", "bb Royal",
+          "Red Tape", "Nivea"]
+
+
+def seller(**fields: str) -> Attributes:
+    """Attributes the way ``listingsmith write`` builds them from a record."""
+    return record_attributes(Record(line=1, id="x", fields=fields))
+
+
+def swatch(name: str, family: str) -> ColorSwatch:
+    return ColorSwatch(name, family, (10, 20, 30), "#0a141e", 0.5)
+
+
+def texts(claims) -> list[str]:
+    return [c.text for c in claims]
+
+
+# --------------------------------------------------------------------------- finding claims
+
+
+def test_numbers_with_units_are_claims_and_bare_numbers_are_not():
+    claims = find_claims("Has 2 pockets, 5-pocket styling, pack of 3 and a 500 g tub.")
+    assert texts(claims) == ["500 g"]
+    assert claims[0].kind == "quantity" and claims[0].quantities == ((500.0, "mass"),)
+
+
+@pytest.mark.parametrize("text, value, dimension", [
+    ("500gm", 500.0, "mass"),
+    ("0.5 kg", 500.0, "mass"),
+    ("1,5 L", 1500.0, "volume"),        # decimal comma
+    ("1,000 ml", 1000.0, "volume"),     # thousands comma
+    ("16 fl. oz", 473.176473, "volume"),
+    ("6 W", 6.0, "power"),
+    ("2 years", 24.0, "time"),
+    ("24 months", 24.0, "time"),
+    ("5-year", 60.0, "time"),
+    ("100%", 100.0, "percent"),
+    ("5000 mAh", 5000.0, "charge"),
+    ("64 GB", 64.0, "data"),
+    ("12 inch", 30.48, "length"),
+    ("30 mm", 3.0, "length"),
+    ("365 Capsules", 365.0, "count"),
+])
+def test_units_are_normalised_per_dimension(text, value, dimension):
+    (claim,) = find_claims(f"It has {text} inside.")
+    assert claim.text == text
+    assert claim.quantities[0][1] == dimension
+    assert claim.quantities[0][0] == pytest.approx(value)
+
+
+def test_ranges_and_boxes_keep_every_number():
+    claims = find_claims("Works on 220-240V; the box is 30 x 20 x 10 cm.")
+    assert texts(claims) == ["220-240V", "30 x 20 x 10 cm"]
+    assert claims[0].quantities == ((220.0, "voltage"), (240.0, "voltage"))
+    assert [q for q, _ in claims[1].quantities] == [30.0, 20.0, 10.0]
+
+
+def test_in_is_an_inch_only_before_punctuation():
+    assert find_claims("A 3 in 1 kit and a 3-in-1 tool.") == []
+    assert texts(find_claims("A 5 in. strap.")) == ["5 in"]
+
+
+def test_multipack_reads_the_pack_size_not_a_box():
+    assert texts(find_claims("Pack of 2 x 500 g")) == ["500 g"]
+
+
+def test_colour_words_and_their_tricky_uses():
+    found = find_claims("A navy-blue shirt with black pepper, green tea and Off White trim.")
+    assert [(c.kind, c.name) for c in found] == [("colour", "Navy Blue"), ("colour", "Off White")]
+
+
+def test_ambiguous_colour_names_need_a_colour_word():
+    assert find_claims("Olive oil, rose water and gold-plated studs.") == []
+    found = find_claims("Gold-toned studs in an olive colour.")
+    assert [c.name for c in found] == ["Gold", "Olive"]
+
+
+def test_brands_match_listed_names_written_as_names():
+    found = find_claims("Sri Sri Ayurveda oil, like Puma, not puma; bb Royal rice by U.S. Polo "
+                        "Assn.", BRANDS)
+    assert [(c.kind, c.name) for c in found if c.kind == "brand"] == [
+        ("brand", "Sri Sri Ayurveda"), ("brand", "Puma"), ("brand", "bb Royal"),
+        ("brand", "U.S. Polo Assn.")]
+
+
+def test_a_brand_that_contains_a_colour_is_one_brand_claim():
+    found = find_claims("Red Tape loafers in red.", BRANDS)
+    assert [(c.kind, c.text) for c in found] == [("brand", "Red Tape"), ("colour", "red")]
+
+
+def test_claims_come_in_reading_order_with_offsets():
+    text = "Puma 500 g black bag"
+    found = find_claims(text, BRANDS)
+    assert [c.kind for c in found] == ["brand", "quantity", "colour"]
+    assert all(text[c.start:c.end] == c.text for c in found)
+
+
+# --------------------------------------------------------------------------- support
+
+
+def test_quantity_equal_after_unit_conversion_is_supported():
+    attributes = seller(item_weight="500 g")
+    for text in ("Net weight 500 g.", "Net weight 0.5 kg.", "Net weight 500gm.", "500 GMS"):
+        assert violations(text, attributes) == [], text
+    assert texts(violations("Net weight 1 kg.", attributes)) == ["1 kg"]
+
+
+def test_quantity_of_another_dimension_is_not_supported():
+    assert texts(violations("Holds 500 ml.", seller(item_weight="500 g"))) == ["500 ml"]
+
+
+def test_imperial_equivalent_within_tolerance_is_supported():
+    assert violations("A 17 fl oz bottle", seller(item_volume="500 ml")) == []
+
+
+def test_quantities_in_ocr_text_and_fact_raw_text_support_claims():
+    span = TextSpan("AC 100-240V 6W 400 lm", (0, 0, 10, 10), 0.9)
+    attributes = Attributes(text_spans=[span], facts=[
+        Fact("voltage", 240, "volt", "100-240V", "ocr", span, 0.9)])
+    assert violations("Runs on 100-240V and draws 6 W.", attributes) == []
+    assert texts(violations("Runs on 220-240V.", attributes)) == ["220-240V"]
+
+
+def test_percent_needs_the_same_percent_not_just_the_material():
+    assert texts(violations("100% cotton shirt", seller(material="Cotton"))) == ["100%"]
+    assert violations("100% cotton shirt", seller(material="100% Cotton")) == []
+
+
+def test_warranty_in_years_matches_months():
+    assert violations("Backed by a 2 years warranty.", seller(warranty="24 months")) == []
+    assert texts(violations("Backed by a 5-year warranty.", seller(warranty="24 months"))) == [
+        "5-year"]
+
+
+def test_colour_in_the_attributes_is_fine_and_others_are_not():
+    attributes = seller(colour="Black")
+    assert violations("A black tee.", attributes) == []
+    assert texts(violations("A black and white tee.", attributes)) == ["white"]
+
+
+def test_family_name_of_a_colour_is_supported_but_a_guessed_shade_is_not():
+    assert violations("A blue shirt.", seller(colour="Navy Blue")) == []
+    assert violations("A navy shirt.", seller(colour="Navy Blue")) == []  # an alias
+    assert texts(violations("A navy blue shirt.", seller(colour="Blue"))) == ["navy blue"]
+    assert texts(violations("A sky colour, teal.", seller(colour="Navy Blue"))) == ["teal"]
+
+
+def test_photo_swatches_support_their_name_and_family():
+    attributes = Attributes(colours=[swatch("Navy Blue", "blue")])
+    assert violations("Navy Blue, or simply blue.", attributes) == []
+    assert texts(violations("Bright red.", attributes)) == ["red"]
+
+
+def test_colour_word_inside_an_attribute_text_is_supported():
+    attributes = seller(type="Green Tea Bags", category="Beverages")
+    assert violations("A green brew.", attributes) == []
+
+
+def test_brand_of_the_attributes_is_fine_and_another_brand_is_not():
+    attributes = seller(brand="Sri Sri Ayurveda")
+    assert violations("Sri Sri Ayurveda garlic oil.", attributes, BRANDS) == []
+    assert [c.name for c in violations("Made by Fresho.", attributes, BRANDS)] == ["Fresho"]
+
+
+def test_brand_from_an_ocr_brand_fact_counts():
+    span = TextSpan("NIVEA", (0, 0, 10, 10), 0.9)
+    attributes = Attributes(text_spans=[span], facts=[Fact("brand", "Nivea", None, "NIVEA",
+                                                           "ocr", span, 0.8)])
+    assert violations("Nivea creme.", attributes, BRANDS) == []
+
+
+def test_category_and_tags_are_evidence():
+    attributes = Attributes(
+        category=CategoryPrediction("Tshirts", 0.9, "fashion", path=["Apparel", "Tshirts"]),
+        tags=[Tag("black", 0.8, "aligner", "colour")])
+    assert violations("A black tee.", attributes) == []
+
+
+# --------------------------------------------------------------------------- ground / rate
+
+
+def test_ground_drops_only_sentences_with_violations():
+    attributes = seller(brand="Acme", item_weight="500 g", colour="Red")
+    text = "Acme red mug. Holds 1.5 L of tea. Weighs 0.5 kg. Comes in blue."
+    kept, dropped = ground(text, attributes)
+    assert kept == "Acme red mug. Weighs 0.5 kg."
+    assert texts(dropped) == ["1.5 L", "blue"]
+
+
+def test_ground_can_leave_nothing_for_the_caller_to_replace():
+    kept, dropped = ground("Weighs 2 kg.", seller(item_weight="500 g"))
+    assert kept == "" and texts(dropped) == ["2 kg"]
+
+
+def test_decimal_in_a_sentence_does_not_split_it():
+    kept, dropped = ground("Holds 1.5 L. Nice.", seller(item_volume="1500 ml"))
+    assert kept == "Holds 1.5 L. Nice." and dropped == []
+
+
+def test_invented_fact_rate_counts_texts_and_claims():
+    attributes = [seller(colour="Black", item_weight="500 g"), seller(colour="Red")]
+    rate = invented_fact_rate(["A black 500 g tin.", "A blue 2 kg tin."], attributes)
+    assert (rate.texts, rate.with_violation, rate.claims, rate.violations) == (2, 1, 4, 2)
+    assert rate.rate == 0.5 and rate.claims_per_text == 2.0 and rate.violations_per_text == 1.0
+
+
+def test_invented_fact_rate_refuses_mismatched_lengths():
+    with pytest.raises(ListingsmithError, match="2 texts but 1 attributes"):
+        Guard().invented_fact_rate(["a", "b"], [Attributes()])
+
+
+def test_text_without_claims_has_no_violations():
+    assert violations("Soft, comfortable and easy to wash.", Attributes(), BRANDS) == []
+    assert invented_fact_rate([], []).rate == 0.0

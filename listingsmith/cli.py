@@ -249,7 +249,8 @@ def _facts(args) -> int:
     from tagger.facts import predict_entity
     from tagger.pipeline import TaggerOptions
 
-    options = TaggerOptions(stages=("ocr", "barcodes", "facts"))
+    # colours, tags and category feed the brand: a confident grocery class names its brand
+    options = TaggerOptions(stages=("ocr", "barcodes", "colours", "tags", "category", "facts"))
     attributes, failed = _analyze_photos(args, options)
     if args.entity is not None:
         print(predict_entity(attributes.facts, args.entity))

@@ -163,12 +163,13 @@ class CategoryModel:
     brands: dict[str, str] = field(default_factory=dict)
     """class → the brand its products carry (grocery packs), a hint for reading the brand."""
 
-    def brand_hints(self, prediction: CategoryPrediction) -> dict[str, str]:
-        """brand → the predicted class it comes from, for the top-k classes."""
-        hints: dict[str, str] = {}
-        for label, _ in prediction.top_k:
+    def brand_hints(self, prediction: CategoryPrediction) -> dict[str, tuple[str, float]]:
+        """brand → (its likeliest class, summed probability of its classes in the top k)."""
+        hints: dict[str, tuple[str, float]] = {}
+        for label, score in prediction.top_k:
             if label in self.brands:
-                hints.setdefault(self.brands[label], label)
+                best, mass = hints.get(self.brands[label], (label, 0.0))
+                hints[self.brands[label]] = (best, mass + score)
         return hints
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:

@@ -32,6 +32,10 @@ from tagger.types import Attributes, CategoryPrediction, Detections, Fact
 STAGES = ("ocr", "barcodes", "detect", "parts", "colours", "tags", "category", "facts", "quality")
 """Every stage, in run order; "parts" runs only when a part detector is configured."""
 
+CATEGORY_BRAND_MASS = 0.6
+"""A brand is inferred from the category only when the predicted classes carrying it hold at
+least this much probability; a known brand read on the pack always wins."""
+
 ROUTE_CONFIDENCE = 0.5
 """Below this share of product-type probability inside the chosen shipped taxonomy, the
 category is flagged uncertain: the product may belong to neither (a lamp, a phone case)."""
@@ -110,7 +114,7 @@ class Tagger:
             raise ValueError(f"unknown stages {sorted(unknown)}; valid: {', '.join(STAGES)}")
         attrs = Attributes(images=[image.info for image in images], seller=dict(seller or {}))
         spans_per_image: list = [[] for _ in images]
-        brand_hints: dict[str, str] = {}
+        brand_hints: dict[str, tuple[str, float]] = {}
         if "ocr" in options.stages:
             with timer.stage("ocr"):
                 spans_per_image = self.ocr(images)
@@ -169,7 +173,7 @@ class Tagger:
         return attrs
 
     def _categorise(self, outputs: list, attrs: Attributes, taxonomy: str | None
-                    ) -> tuple[CategoryPrediction, str, dict[str, str]]:
+                    ) -> tuple[CategoryPrediction, str, dict[str, tuple[str, float]]]:
         """The category from fused attributes; without a taxonomy, the shipped one that the
         product's aligned product-type tags point to (uncertain when they barely do). Also
         the brands of the likeliest classes: hints for reading the brand off the pack."""
@@ -192,7 +196,7 @@ class Tagger:
 
     @staticmethod
     def _facts(attrs: Attributes, barcode_facts: list[Fact], options: TaggerOptions,
-               brand_hints: dict[str, str]) -> list[Fact]:
+               brand_hints: dict[str, tuple[str, float]]) -> list[Fact]:
         """Facts from the pack text, barcodes and the seller. A brand of one of the likeliest
         categories counts as known, but only where the pack text shows it."""
         found = fact_parser.parse_facts(attrs.text_spans) + barcode_facts
@@ -200,10 +204,27 @@ class Tagger:
         brand = fact_parser.extract_brand(attrs.text_spans, known)
         if brand is not None and brand.value in brand_hints and brand.value not in options.known_brands:
             brand = replace(brand, explanation=f"{brand.explanation}; a brand of the predicted "
-                                               f"category {brand_hints[brand.value]}")
+                                               f"category {brand_hints[brand.value][0]}")
+        if brand is None or brand.value not in known:
+            brand = category_brand(brand_hints) or brand
         if brand is not None:
             found.append(brand)
         return distinct_facts(found + seller_facts(attrs.seller), fact_parser.MIN_CONFIDENCE)
+
+
+def category_brand(brand_hints: dict[str, tuple[str, float]]) -> Fact | None:
+    """The brand the likeliest classes agree on (grocery classes each carry one brand), for
+    packs whose text did not show it legibly: two juice classes of one maker at 54% and 15%
+    make that maker 69% likely even when neither class is certain."""
+    if not brand_hints:
+        return None
+    brand, (label, mass) = max(brand_hints.items(), key=lambda item: item[1][1])
+    if mass < CATEGORY_BRAND_MASS:
+        return None
+    return Fact(entity="brand", value=brand, unit=None, raw_text=label, source="category",
+                confidence=round(min(1.0, mass), 4),
+                explanation=f"the brand of the likeliest predicted categories ({mass:.0%}, "
+                            f"best {label}); the pack text did not show it legibly")
 
 
 def distinct_facts(facts: list[Fact], min_confidence: float) -> list[Fact]:

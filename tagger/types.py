@@ -296,7 +296,9 @@ class TextSpan(_Serialisable):
         return self.line_height if self.line_height is not None else self.box[3] - self.box[1]
 
 
-FACT_SOURCES = ("ocr", "barcode", "seller")
+FACT_SOURCES = ("ocr", "barcode", "seller", "category")
+"""``category``: inferred from the predicted category (a grocery class's known brand) when the
+pack text did not show it legibly; the explanation names the class and its probability."""
 
 
 @dataclass(frozen=True)
@@ -440,7 +442,7 @@ class Attributes(_Serialisable):
         candidates = [f for f in self.facts if f.entity == entity]
         if not candidates:
             return None
-        rank = {"seller": 2, "barcode": 1, "ocr": 0}
+        rank = {"seller": 3, "barcode": 2, "ocr": 1, "category": 0}
         return max(candidates, key=lambda f: (rank[f.source], f.confidence))
 
     @property

@@ -88,8 +88,8 @@ def run_grocery(data: Path, limit: int | None, tagger) -> tuple[dict, str, list[
         f"| brand accuracy, open set (most prominent name-like line) | {open_hits / count:.1%} |",
         f"| brand accuracy, known-brand list from the train split ({len(known)} brands) "
         f"| {known_hits / count:.1%} |",
-        f"| brand accuracy, the pipeline (no list; brands of the likeliest predicted grocery "
-        f"classes, only where the pack shows them) | {hinted_hits / count:.1%} |",
+        f"| brand accuracy, the pipeline (no list: brands of the likeliest predicted grocery "
+        f"classes, read on the pack or else inferred from the classes) | {hinted_hits / count:.1%} |",
         f"| volume/weight precision | {volume['precision']:.3f} |",
         f"| volume/weight recall | {volume['recall']:.3f} |",
         f"| volume/weight F1 (AMLC) | {volume['f1']:.3f} |"])

@@ -56,11 +56,13 @@ class ProjectionHeads(nn.Module):
 
 
 def save_heads(heads: ProjectionHeads, path, metadata: dict) -> None:
-    """Safetensors with the head config and training facts in its metadata header."""
+    """Safetensors (float16) with the head config and training facts in its metadata header."""
     from safetensors.torch import save_file
 
     header = {"config": json.dumps(heads.config), "training": json.dumps(metadata)}
-    save_file({k: v.contiguous() for k, v in heads.state_dict().items()}, str(path), header)
+    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous()
+               for k, v in heads.state_dict().items()}  # float16 on disk: half the size
+    save_file(tensors, str(path), header)
 
 
 def load_heads(path) -> tuple[ProjectionHeads, dict]:
@@ -73,7 +75,7 @@ def load_heads(path) -> tuple[ProjectionHeads, dict]:
         raise ModelError(f"{path}: expected aligner heads with a 'config' header, got "
                          f"keys {sorted(header)}; retrain with 'listingsmith train aligner'")
     heads = ProjectionHeads(**json.loads(header["config"]))
-    heads.load_state_dict(load_file(str(path)))
+    heads.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
     return heads.eval(), json.loads(header.get("training", "{}"))
 
 

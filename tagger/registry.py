@@ -93,7 +93,7 @@ _REGISTRY: dict[str, ModelSpec] = {
             description="image–text projection heads on EfficientNet-Lite0 + MiniLM, trained "
                         "here (tagger/weights/aligner.md); retraining changes this hash",
             files={"weights/aligner.safetensors":
-                   "6ebdea16db03dcd2654f44aa629a651563f40939632196fcc1d3f5e6343fe54c"}),
+                   "356c8535ac550585d6840ba132fd6db7c14f061e7966b26c37b1a41afb2555e9"}),
         ModelSpec(
             name="category-grocery", task="category", source="bundled:tagger",
             license="Apache-2.0",

@@ -30,10 +30,11 @@ def test_heads_round_trip_through_safetensors(tmp_path):
     loaded, facts = load_heads(path)
     assert facts == {"note": "test"} and loaded.config == heads.config
     features, text = torch.randn(3, 12), torch.randn(2, 6)
-    with torch.inference_mode():
+    with torch.inference_mode():  # float16 on disk: equal to about 3 significant digits
         torch.testing.assert_close(loaded.embed_image_features(features),
-                                   heads.embed_image_features(features))
-        torch.testing.assert_close(loaded.embed_text_vectors(text), heads.embed_text_vectors(text))
+                                   heads.embed_image_features(features), atol=2e-3, rtol=1e-2)
+        torch.testing.assert_close(loaded.embed_text_vectors(text), heads.embed_text_vectors(text),
+                                   atol=2e-3, rtol=1e-2)
         norms = loaded.embed_image_features(features).norm(dim=-1)
     torch.testing.assert_close(norms, torch.ones(3))
 

@@ -57,10 +57,12 @@ class CategoryFeaturizer:
     for the OCR text."""
 
     def __init__(self, aligner: AlignedImageText | None = None,
-                 text_embedder: TextEmbedder | None = None):
+                 text_embedder: TextEmbedder | None = None, scorer: TagScorer | None = None):
         self.aligner = aligner or AlignedImageText()
         self.text_embedder = text_embedder or self.aligner.text_embedder
-        self.scorer = TagScorer(self.aligner, load_vocabulary())
+        # the bundled vocabulary on the aligner; the pipeline passes the tags stage's scorer so
+        # the vocabulary embeddings (~1 s of MiniLM) are computed once per process
+        self.scorer = scorer or TagScorer(self.aligner, load_vocabulary())
 
     def aligned(self, image_features: np.ndarray) -> np.ndarray:
         """``(n, dim + n_tags)``: per row of photo features, its embedding and tag scores."""

@@ -178,9 +178,10 @@ class Tagger:
         product's aligned product-type tags point to (uncertain when they barely do). Also
         the brands of the likeliest classes: hints for reading the brand off the pack."""
         if self._featurizer is None:
-            aligner = (self.tag_model if isinstance(self.tag_model, AlignedImageText)
-                       else AlignedImageText(backbone=self.backbone))
-            self._featurizer = CategoryFeaturizer(aligner)
+            if isinstance(self.tag_model, AlignedImageText):  # share the tags stage's scorer
+                self._featurizer = CategoryFeaturizer(self.tag_model, scorer=self.scorer(None))
+            else:
+                self._featurizer = CategoryFeaturizer(AlignedImageText(backbone=self.backbone))
         features = np.stack([output.features for output in outputs])
         inputs = self._featurizer.product_inputs(features, attrs.colours,
                                                  [span.text for span in attrs.text_spans])

@@ -3,8 +3,8 @@
 The bundled default is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF. Transformers can
 read GGUF but de-quantising takes ~16 s, so the first load writes a plain safetensors copy
 to the user cache (``$LISTINGSMITH_CACHE`` or ``~/.cache/listingsmith``) and later loads
-take a fraction of a second. ``hf:`` and ``local:`` sources load any causal LM the Auto
-classes know.
+take a fraction of a second. ``hf:`` and ``local:`` sources load any causal or seq2seq LM
+the Auto classes know (``text_generator`` tells them apart by their config).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,7 @@ class GenerationOptions:
     """Per-call decoding options (never stored on the generator)."""
 
     max_new_tokens: int = 96
+    min_new_tokens: int = 0
     do_sample: bool = False
     temperature: float = 0.7
     top_p: float = 0.9
@@ -46,8 +49,14 @@ class GenerationOptions:
     seed: int = 0
 
 
-class CausalGenerator:
-    """A chat-tuned causal LM from the registry; the model is loaded lazily, once per process."""
+class TextGenerator:
+    """A transformers text model from the registry behind one interface: chat conversations
+    in, completions out, batched; the model is loaded lazily, once per process.
+
+    Subclasses say how a conversation becomes model input and how output becomes text.
+    """
+
+    cache_key = "text-generator"
 
     def __init__(self, spec: ModelSpec | None = None, *, allow_network: bool = False):
         self.spec = spec or spec_for("text-generation", None)
@@ -59,14 +68,87 @@ class CausalGenerator:
 
     @property
     def model_and_tokenizer(self):
-        return load_once(self.spec, "causal-lm", self._build)
+        return load_once(self.spec, self.cache_key, self._build)
+
+    def _build(self):
+        raise NotImplementedError
+
+    def _weights_folder(self) -> Path:
+        source = parse_source(self.spec.source)
+        folder = resolve(self.spec, allow_network=self.allow_network)
+        if source.kind != "bundled":
+            return folder
+        first_file, first_sha = next(iter(self.spec.files.items()))
+        if first_file.endswith(".gguf"):
+            return _converted_gguf(folder / first_file, first_sha)
+        return folder / Path(first_file).parent
+
+    def preprocess(self, conversations: list[Messages]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def postprocess(self, inputs: dict[str, torch.Tensor], output: torch.Tensor) -> list[str]:
+        raise NotImplementedError
+
+    def _generate_kwargs(self, options: GenerationOptions) -> dict:
+        _, tokenizer = self.model_and_tokenizer
+        if options.do_sample:
+            torch.manual_seed(options.seed)
+        sampling = dict(temperature=options.temperature, top_p=options.top_p) \
+            if options.do_sample else {}
+        return dict(max_new_tokens=options.max_new_tokens, min_new_tokens=options.min_new_tokens,
+                    do_sample=options.do_sample,
+                    repetition_penalty=options.repetition_penalty,
+                    pad_token_id=tokenizer.pad_token_id, **sampling)
+
+    @torch.inference_mode()
+    def forward(self, inputs: dict[str, torch.Tensor], options: GenerationOptions) -> torch.Tensor:
+        model, _ = self.model_and_tokenizer
+        return model.generate(**inputs, **self._generate_kwargs(options))
+
+    def __call__(self, conversations: list[Messages],
+                 options: GenerationOptions = GenerationOptions()) -> list[str]:
+        if not conversations:
+            return []
+        inputs = self.preprocess(conversations)
+        return self.postprocess(inputs, self.forward(inputs, options))
+
+    def stream(self, conversation: Messages,
+               options: GenerationOptions = GenerationOptions()) -> Iterator[str]:
+        """The completion of one conversation, piece by piece as tokens are decoded (for the
+        app); joined, the pieces equal ``self([conversation], options)[0]`` up to whitespace."""
+        from transformers import TextIteratorStreamer
+
+        model, tokenizer = self.model_and_tokenizer
+        inputs = self.preprocess([conversation])
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        failure: list[BaseException] = []
+
+        def generate() -> None:
+            try:
+                with torch.inference_mode():
+                    model.generate(**inputs, streamer=streamer, **self._generate_kwargs(options))
+            except BaseException as exc:  # re-raised in the caller's thread below
+                failure.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=generate, daemon=True)
+        worker.start()
+        yield from streamer
+        worker.join()
+        if failure:
+            raise failure[0]
+
+
+class CausalGenerator(TextGenerator):
+    """A chat-tuned causal LM (default: the bundled SmolLM2-135M-Instruct), or the bundled
+    model with a LoRA adapter folder from ``listingsmith train describer``."""
+
+    cache_key = "causal-lm"
 
     def _build(self):
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
+        _quiet_transformers()
         folder = self._weights_folder()
         if (folder / ADAPTER_CONFIG).is_file():
             return self._with_adapter(folder)
@@ -87,31 +169,11 @@ class CausalGenerator:
         merged = PeftModel.from_pretrained(base, folder).merge_and_unload()
         return merged.eval(), tokenizer
 
-    def _weights_folder(self) -> Path:
-        source = parse_source(self.spec.source)
-        folder = resolve(self.spec, allow_network=self.allow_network)
-        if source.kind != "bundled":
-            return folder
-        gguf_name, gguf_sha = next(iter(self.spec.files.items()))
-        return _converted_gguf(folder / gguf_name, gguf_sha)
-
     def preprocess(self, conversations: list[Messages]) -> dict[str, torch.Tensor]:
         _, tokenizer = self.model_and_tokenizer
         texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True)
                  for m in conversations]
         return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-
-    @torch.inference_mode()
-    def forward(self, inputs: dict[str, torch.Tensor], options: GenerationOptions) -> torch.Tensor:
-        model, tokenizer = self.model_and_tokenizer
-        if options.do_sample:
-            torch.manual_seed(options.seed)
-        sampling = dict(temperature=options.temperature, top_p=options.top_p) \
-            if options.do_sample else {}
-        return model.generate(**inputs, max_new_tokens=options.max_new_tokens,
-                              do_sample=options.do_sample,
-                              repetition_penalty=options.repetition_penalty,
-                              pad_token_id=tokenizer.pad_token_id, **sampling)
 
     def postprocess(self, inputs: dict[str, torch.Tensor], output: torch.Tensor) -> list[str]:
         _, tokenizer = self.model_and_tokenizer
@@ -119,12 +181,75 @@ class CausalGenerator:
         return [text.strip() for text in tokenizer.batch_decode(new_tokens,
                                                                 skip_special_tokens=True)]
 
-    def __call__(self, conversations: list[Messages],
-                 options: GenerationOptions = GenerationOptions()) -> list[str]:
-        if not conversations:
-            return []
-        inputs = self.preprocess(conversations)
-        return self.postprocess(inputs, self.forward(inputs, options))
+
+class Seq2SeqGenerator(TextGenerator):
+    """An encoder–decoder model (T5, BART, …) through ``AutoModelForSeq2SeqLM``.
+
+    Seq2seq models are not chat-tuned: the input is the request alone (``seq2seq_input``),
+    which still carries the product data, tone and length, exactly as in training.
+    """
+
+    cache_key = "seq2seq-lm"
+
+    def _build(self):
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        _quiet_transformers()
+        folder = self._weights_folder()
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForSeq2SeqLM.from_pretrained(folder, dtype=torch.float32)
+        return model.eval(), tokenizer
+
+    def preprocess(self, conversations: list[Messages]) -> dict[str, torch.Tensor]:
+        _, tokenizer = self.model_and_tokenizer
+        return tokenizer([seq2seq_input(m) for m in conversations], return_tensors="pt",
+                         padding=True, truncation=True, max_length=MAX_SOURCE_TOKENS)
+
+    def postprocess(self, inputs: dict[str, torch.Tensor], output: torch.Tensor) -> list[str]:
+        _, tokenizer = self.model_and_tokenizer
+        return [text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True)]
+
+
+MAX_SOURCE_TOKENS = 384
+"""Encoder input cap for seq2seq models; product data blocks are far shorter."""
+
+
+def seq2seq_input(conversation: Messages) -> str:
+    """The last user turn: the request with its product data (system text and the worked
+    example are for chat models).
+
+    >>> seq2seq_input([{"role": "system", "content": "s"}, {"role": "user", "content": "q"}])
+    'q'
+    """
+    users = [m["content"] for m in conversation if m["role"] == "user"]
+    if not users:
+        raise ValueError("conversation: expected at least one user message, got none")
+    return users[-1]
+
+
+def text_generator(choice: str | None = None, *, allow_network: bool = False) -> TextGenerator:
+    """The generator a user's choice names (registered name, ``hf:``/``local:`` source, or None
+    for the default), seq2seq or causal by what the model is."""
+    spec = spec_for("text-generation", choice)
+    if spec.task == "text2text-generation" or _is_encoder_decoder(spec, allow_network):
+        return Seq2SeqGenerator(spec, allow_network=allow_network)
+    return CausalGenerator(spec, allow_network=allow_network)
+
+
+def _is_encoder_decoder(spec: ModelSpec, allow_network: bool) -> bool:
+    if parse_source(spec.source).kind == "bundled":
+        return False
+    config = resolve(spec, allow_network=allow_network) / "config.json"
+    if not config.is_file():
+        return False
+    return bool(json.loads(config.read_text()).get("is_encoder_decoder", False))
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
 
 def _converted_gguf(gguf_path: Path, gguf_sha: str) -> Path:

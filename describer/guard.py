@@ -34,6 +34,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Literal
 
+from describer.prompting import reads_like_instruction
 from tagger.colours import vocabulary
 from tagger.errors import ListingsmithError
 from tagger.types import TEXT_ENTITIES, Attributes
@@ -364,7 +365,8 @@ def _colour_claims(text: str, *, strict: bool) -> list[Claim]:
 
 
 def _evidence(attributes: Attributes) -> _Evidence:
-    texts = list(attributes.seller.values()) + [span.text for span in attributes.text_spans]
+    texts = list(attributes.seller.values()) + [span.text for span in attributes.text_spans
+                                                if not reads_like_instruction(span.text)]
     texts += [tag.name for tag in attributes.tags]
     if attributes.category is not None:
         texts += [attributes.category.label, *attributes.category.path]

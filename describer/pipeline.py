@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from describer import prompting
-from describer.generate import CausalGenerator, GenerationOptions
+from collections.abc import Iterator
+
+from describer.generate import GenerationOptions, TextGenerator, text_generator
 from describer.guard import Guard
 from describer.retrieval import NEAREST_GENERATOR, NearestNeighbourGenerator
 from tagger.types import Attributes, Listing
@@ -28,10 +30,10 @@ class Describer:
     the attributes through ``prompts/bullets.j2``, so facts in bullets are never invented.
     """
 
-    def __init__(self, generator: CausalGenerator | NearestNeighbourGenerator | str | None = None,
+    def __init__(self, generator: TextGenerator | NearestNeighbourGenerator | str | None = None,
                  *, guard: Guard | None = None):
         if generator is None:
-            generator = CausalGenerator()
+            generator = text_generator()
         elif generator == NEAREST_GENERATOR:
             generator = NearestNeighbourGenerator()
         elif isinstance(generator, str) and generator != TEMPLATE_GENERATOR:
@@ -51,43 +53,72 @@ class Describer:
         prompting.check_choice("tones", tone)
         prompting.check_choice("lengths", length)
         products = [prompting.product_context(a) for a in attributes]
-        fallback_titles = [prompting.render("template_title.j2", product=p) for p in products]
-        fallback_texts = [prompting.render("template_description.j2", product=p)
-                          for p in products]
-        if isinstance(self.generator, CausalGenerator):
+        if isinstance(self.generator, TextGenerator):
             titles, texts = self._generate(products, tone, length, deterministic)
         elif isinstance(self.generator, NearestNeighbourGenerator):
             titles, texts = self.generator.write(attributes)
         else:
-            titles, texts = fallback_titles, fallback_texts
-        listings = []
-        for attrs, product, title, text, fb_title, fb_text in zip(
-                attributes, products, titles, texts, fallback_titles, fallback_texts):
-            title, text = clean_title(title), clean_description(text)
-            removed = self.guard.violations(title, attrs)
-            if removed:
-                title = fb_title
-            text, dropped = self.guard.ground(text, attrs)
-            listings.append(Listing(
-                title=title or fb_title or "Product", description=text or fb_text,
-                bullets=prompting.bullets(product), attributes=attrs,
-                generator=self.generator_name, template=prompting.template_id(),
-                tone=tone, length=length,
-                removed_claims=list(dict.fromkeys(c.text for c in removed + dropped))))
-        return listings
+            titles = [prompting.render("template_title.j2", product=p) for p in products]
+            texts = [prompting.render("template_description.j2", product=p) for p in products]
+        return [self._finish(attrs, product, title, text, tone, length)
+                for attrs, product, title, text in zip(attributes, products, titles, texts)]
+
+    def stream(self, attributes: Attributes, *, tone: str = "neutral", length: str = "medium",
+               deterministic: bool = True) -> Iterator[str | Listing]:
+        """One product's description as it is written (growing drafts, not yet guarded), then
+        the finished, guarded ``Listing``. Generators that do not stream yield the listing only."""
+        if not isinstance(self.generator, TextGenerator):
+            yield self.describe([attributes], tone=tone, length=length)[0]
+            return
+        prompting.check_choice("tones", tone)
+        prompting.check_choice("lengths", length)
+        product = prompting.product_context(attributes)
+        title_options, text_options = _options(length, deterministic)
+        title = self.generator([prompting.title_messages(product, tone)], title_options)[0]
+        draft = ""
+        for piece in self.generator.stream(prompting.description_messages(product, tone, length),
+                                           text_options):
+            draft += piece
+            yield draft
+        yield self._finish(attributes, product, title, draft, tone, length)
+
+    def _finish(self, attributes: Attributes, product: dict, title: str, text: str, tone: str,
+                length: str) -> Listing:
+        """Clean and guard one generated title and text; templates fill what the guard empties.
+        A title that leaves out a known brand gets it in front (sellers search by brand)."""
+        fallback_title = prompting.render("template_title.j2", product=product)
+        title, text = clean_title(title), clean_description(text)
+        removed = self.guard.violations(title, attributes)
+        if removed or not title:
+            title = fallback_title
+        brand = product["brand"]
+        if brand and brand.casefold() not in title.casefold():
+            title = f"{brand} {title}"
+        text, dropped = self.guard.ground(text, attributes)
+        return Listing(
+            title=title or "Product",
+            description=text or prompting.render("template_description.j2", product=product),
+            bullets=prompting.bullets(product), attributes=attributes,
+            generator=self.generator_name, template=prompting.template_id(),
+            tone=tone, length=length,
+            removed_claims=list(dict.fromkeys(c.text for c in removed + dropped)))
 
     def _generate(self, products, tone, length, deterministic) -> tuple[list[str], list[str]]:
-        settings = prompting.options()
-        title_options = GenerationOptions(max_new_tokens=settings["title"]["max_new_tokens"],
-                                          do_sample=not deterministic)
-        text_options = GenerationOptions(
-            max_new_tokens=settings["lengths"][length]["max_new_tokens"],
-            do_sample=not deterministic)
+        title_options, text_options = _options(length, deterministic)
         titles = self.generator([prompting.title_messages(p, tone) for p in products],
                                 title_options)
         texts = self.generator([prompting.description_messages(p, tone, length)
                                 for p in products], text_options)
         return titles, texts
+
+
+def _options(length: str, deterministic: bool) -> tuple[GenerationOptions, GenerationOptions]:
+    """Decoding options for the title and for a description of ``length``."""
+    settings = prompting.options()
+    return (GenerationOptions(max_new_tokens=settings["title"]["max_new_tokens"],
+                              do_sample=not deterministic),
+            GenerationOptions(max_new_tokens=settings["lengths"][length]["max_new_tokens"],
+                              do_sample=not deterministic))
 
 
 def clean_title(text: str, max_chars: int = 150) -> str:

@@ -36,13 +36,14 @@ MAX_TOKENS = 320
 SEED = 0
 
 
-def training_pairs(data: Path, limit_per_source: int | None) -> list[tuple[list[dict], str]]:
-    """(chat messages, answer) pairs: one title pair per example, one description pair where
-    the grounded reference description keeps at least one sentence."""
+def training_pairs(data: Path, split: str,
+                   limit_per_source: int | None) -> list[tuple[list[dict], str]]:
+    """(chat messages, answer) pairs of one split: one title pair per example, one description
+    pair where the grounded reference description keeps at least one sentence."""
     guard = Guard()
     pairs = []
     for source in SOURCES:
-        for example in examples(data, source, "train", limit_per_source):
+        for example in examples(data, source, split, limit_per_source):
             attributes = example_attributes(example)
             product = prompting.product_context(attributes)
             if example.title:
@@ -89,7 +90,7 @@ def train(data: Path, out: Path, steps: int, batch_size: int, lr: float, save_ev
     generator = generator or CausalGenerator()
     base, tokenizer = generator.model_and_tokenizer
     tokenizer.padding_side = "right"
-    pairs = training_pairs(data, limit_per_source)
+    pairs = training_pairs(data, "train", limit_per_source)
     print(f"{len(pairs)} training pairs from {', '.join(SOURCES)}", flush=True)
     state_file = out / "trainer_state.json"
     if resume and state_file.exists():

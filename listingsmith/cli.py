@@ -14,7 +14,7 @@ from tagger.types import Attributes, Fact, Listing
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
 TRAINERS = {"aligner": "tagger.train.aligner", "classifier": "tagger.train.classifier",
-            "describer": "describer.train"}
+            "describer": "describer.train", "seq2seq": "describer.train_seq2seq"}
 """``listingsmith train NAME`` → the module whose ``main(argv)`` trains it (one script each)."""
 
 
@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("args", nargs=argparse.REMAINDER, help="the training script's arguments")
     train.set_defaults(handler=_train)
 
+    app = commands.add_parser("app", help="the seller app in your browser (Gradio, offline)")
+    app.add_argument("--port", type=int, default=7860)
+    app.add_argument("--host", default="127.0.0.1",
+                     help="interface to listen on (default loopback only)")
+    app.set_defaults(handler=_app)
+
     models = commands.add_parser("models", help="list models and whether they are installed")
     models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(handler=_models)
@@ -100,20 +106,19 @@ def _add_text_args(parser: argparse.ArgumentParser) -> None:
 
 def _describer(args):
     """The Describer the text arguments ask for, after checking tone and length."""
-    from describer.generate import CausalGenerator
+    from describer.generate import text_generator
     from describer.guard import Guard
     from describer.pipeline import TEMPLATE_GENERATOR, Describer
     from describer.retrieval import NEAREST_GENERATOR
     from describer.prompting import check_choice
-    from tagger.registry import spec_for
 
     check_choice("tones", args.tone)
     check_choice("lengths", args.length)
     guard = Guard(_read_brands(args.brands)) if getattr(args, "brands", None) else None
     if args.generator in (TEMPLATE_GENERATOR, NEAREST_GENERATOR):
         return Describer(args.generator, guard=guard)
-    return Describer(CausalGenerator(spec_for("text-generation", args.generator),
-                                     allow_network=args.allow_network), guard=guard)
+    return Describer(text_generator(args.generator, allow_network=args.allow_network),
+                     guard=guard)
 
 
 def _add_photo_args(parser: argparse.ArgumentParser) -> None:
@@ -279,6 +284,13 @@ def _train(args) -> int:
     import importlib
 
     importlib.import_module(TRAINERS[args.model]).main(args.args)
+    return EXIT_OK
+
+
+def _app(args) -> int:
+    import app
+
+    app.main(["--port", str(args.port), "--host", args.host])
     return EXIT_OK
 
 

@@ -48,17 +48,18 @@ def pytest_configure(config):
     socket.socket.connect_ex = _guarded(_real_connect_ex)
 
 
-@pytest.fixture(scope="session")
-def tiny_causal_lm(tmp_path_factory) -> Path:
-    """A randomly initialised 2-layer Llama with a word-level tokenizer and a chat template."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+TINY_WORDS = ("system user assistant product title description brand colour weight the a of "
+              "and with for in solid cotton shirt blue red green bag bottle pack gram litre "
+              "soft durable premium classic everyday natural fresh light").split()
 
-    words = ("system user assistant product title description brand colour weight the a of "
-             "and with for in solid cotton shirt blue red green bag bottle pack gram litre "
-             "soft durable premium classic everyday natural fresh light").split()
+
+def _tiny_tokenizer():
+    """A word-level fast tokenizer over ``TINY_WORDS`` with a minimal chat template."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
     specials = ["<unk>", "<pad>", "<s>", "</s>"]
-    vocab = {token: i for i, token in enumerate(specials + words + [".", ",", ":"])}
+    vocab = {token: i for i, token in enumerate(specials + TINY_WORDS + [".", ",", ":"])}
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace()])
     tokenizer = PreTrainedTokenizerFast(
@@ -66,15 +67,41 @@ def tiny_causal_lm(tmp_path_factory) -> Path:
         eos_token="</s>")
     tokenizer.chat_template = ("{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} "
                                "{% endfor %}{% if add_generation_prompt %}assistant :{% endif %}")
+    return tokenizer, vocab
+
+
+@pytest.fixture(scope="session")
+def tiny_causal_lm(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer Llama with a word-level tokenizer and a chat template."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer, vocab = _tiny_tokenizer()
     config = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64,
                          num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
                          max_position_embeddings=512, pad_token_id=vocab["<pad>"],
                          bos_token_id=vocab["<s>"], eos_token_id=vocab["</s>"])
-    import torch
-
     torch.manual_seed(0)
     model = LlamaForCausalLM(config)
     folder = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_t5(tmp_path_factory) -> Path:
+    """A randomly initialised 1+1-layer T5 with the same word-level tokenizer."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    tokenizer, vocab = _tiny_tokenizer()
+    config = T5Config(vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=64, num_layers=1,
+                      num_decoder_layers=1, num_heads=2, pad_token_id=vocab["<pad>"],
+                      eos_token_id=vocab["</s>"], decoder_start_token_id=vocab["<pad>"])
+    torch.manual_seed(0)
+    model = T5ForConditionalGeneration(config)
+    folder = tmp_path_factory.mktemp("tiny-t5")
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

@@ -1,5 +1,5 @@
-"""Listing text from seller attributes against human references: template, nearest neighbour
-and zero-shot SmolLM2, side by side (issue 7's baselines).
+"""Listing text from seller attributes against human references: template, nearest neighbour,
+zero-shot SmolLM2, SmolLM2 + LoRA and the from-scratch T5, side by side (issue 7).
 
 ``python -m eval.run --task describe [--limit N]``
 
@@ -19,10 +19,10 @@ themselves state what the seller fields do not.
 "novel" rows are test rows whose reference title has no training title (same source) with
 MiniLM cosine at or above ``NOVELTY_THRESHOLD``: the products a model cannot copy.
 
-SmolLM2 (``CausalGenerator()``, the bundled default, greedy) writes at most
-``SMOLLM_MAX_ROWS`` evenly spaced rows of each source to keep the run bounded on a CPU;
-its numbers are on that subset. ``LISTINGSMITH_DESCRIBE_GENERATORS=template,nearest`` leaves
-it out.
+The SmolLM2 generators (zero-shot: the bundled model; LoRA: the registered ``describer-lora``
+adapter; greedy) write at most ``SMOLLM_MAX_ROWS`` evenly spaced rows of each source to keep
+the run bounded on a CPU; their numbers are on that subset. The T5 (``describer-t5``) writes
+every row. ``LISTINGSMITH_DESCRIBE_GENERATORS=template,nearest`` picks a subset.
 """
 
 from __future__ import annotations
@@ -41,10 +41,14 @@ DEFAULT_ROWS = 300
 """Test rows per source when ``--limit`` is not given."""
 
 SMOLLM_MAX_ROWS = 30
-"""Rows per source the zero-shot causal LM writes (~2 generations of up to 152 tokens each)."""
+"""Rows per source each SmolLM2 generator writes (~2 generations of up to 152 tokens each)."""
 
 NOVELTY_THRESHOLD = 0.8
 """A test row is "novel" when its title's best MiniLM cosine to a training title is below this."""
+
+LATENCY_TOKENS = 60
+LATENCY_RUNS = 5
+"""Issue 7's latency target: one 60-token description (forced length), median of these runs."""
 
 BATCH_SIZE = 8
 """Products per ``describe`` call, as ``listingsmith write`` batches them."""
@@ -55,7 +59,12 @@ TONE, LENGTH = "neutral", "medium"
 SCORED_FIELD = {"myntra": "description", "bigbasket": "description", "fashion": "title"}
 """Which reference each source is scored on."""
 
-GENERATORS = ("template", "nearest", "smollm2-zero-shot")
+GENERATORS = ("template", "nearest", "smollm2-zero-shot", "smollm2-lora", "t5-scratch")
+REGISTERED = {"smollm2-zero-shot": None, "smollm2-lora": "describer-lora",
+              "t5-scratch": "describer-t5"}
+"""Model generators → registry name (None: the bundled default model)."""
+CAPPED = ("smollm2-zero-shot", "smollm2-lora")
+"""Generators that write only ``SMOLLM_MAX_ROWS`` rows per source."""
 
 GENERATORS_ENV = "LISTINGSMITH_DESCRIBE_GENERATORS"
 """Comma-separated subset of ``GENERATORS`` to run (default all): ``template,nearest`` skips
@@ -92,7 +101,7 @@ def run(data: Path, limit: int | None) -> TaskResult:
         ref_titles = [e.title for e in test]
         per_generator = {}
         for name in generators:
-            cap = min(rows_per_source, SMOLLM_MAX_ROWS) if name == "smollm2-zero-shot" else None
+            cap = min(rows_per_source, SMOLLM_MAX_ROWS) if name in CAPPED else None
             chosen = evenly_spaced(len(test), cap)
             listings, seconds = _write(_describer(name, data, source, embedder),
                                        [attributes[j] for j in chosen])
@@ -111,15 +120,24 @@ def run(data: Path, limit: int | None) -> TaskResult:
                                       "novel_rows": int(novel.sum()), "scores": per_generator}
         lines += [_row(source, name, subset, scores) for name, subsets in per_generator.items()
                   for subset, scores in subsets.items()]
+        if source == SOURCES[0]:
+            metrics["latency"] = {name: latency(_describer(name, data, source, embedder),
+                                                attributes[0])
+                                  for name in generators if name in REGISTERED}
     header = "| source | generator | subset | " + " | ".join(COLUMNS) + " |"
     table = "\n".join([header, "|" + "---|" * (3 + len(COLUMNS))] + lines)
+    if metrics.get("latency"):
+        table += ("\n\n| generator | 60-token description p50 s | tokens/s (batch of "
+                  f"{BATCH_SIZE}) |\n|---|---|---|\n" + "\n".join(
+                      f"| {name} | {t['seconds_p50']:.2f} | {t['batch_tokens_per_second']:.0f} |"
+                      for name, t in metrics["latency"].items()))
     counts = ", ".join(f"{s} {m['novel_rows']}/{m['rows']}" for s, m in metrics["sources"].items())
     notes = [
         f"generators: {', '.join(generators)} (${GENERATORS_ENV} picks from "
         f"{', '.join(GENERATORS)})",
-        f"rows per source: {rows_per_source} test rows (evenly spaced) for template, nearest and "
-        f"the references; smollm2-zero-shot (bundled SmolLM2-135M-Instruct, greedy, "
-        f"{TONE}/{LENGTH}) writes at most {SMOLLM_MAX_ROWS} of them to bound the CPU run time",
+        f"rows per source: {rows_per_source} test rows (evenly spaced) for template, nearest, "
+        f"t5-scratch and the references; the SmolLM2-135M-Instruct generators (greedy, "
+        f"{TONE}/{LENGTH}) write at most {SMOLLM_MAX_ROWS} of them to bound the CPU run time",
         f"novel = reference title's best MiniLM cosine to a same-source training title "
         f"< {NOVELTY_THRESHOLD}: {counts}",
         "myntra and bigbasket score descriptions, fashion scores titles (no descriptions); "
@@ -151,7 +169,7 @@ def _write(describer, attributes: list) -> tuple[list, float]:
 
 
 def _describer(name: str, data: Path, source: str, embedder):
-    from describer.generate import CausalGenerator
+    from describer.generate import text_generator
     from describer.pipeline import TEMPLATE_GENERATOR, Describer
     from describer.retrieval import NearestNeighbourGenerator
 
@@ -159,7 +177,30 @@ def _describer(name: str, data: Path, source: str, embedder):
         return Describer(TEMPLATE_GENERATOR)
     if name == "nearest":
         return Describer(NearestNeighbourGenerator(data, sources=(source,), embedder=embedder))
-    return Describer(CausalGenerator())
+    return Describer(text_generator(REGISTERED[name]))
+
+
+def latency(describer, attributes) -> dict[str, float]:
+    """Seconds for one description of exactly ``LATENCY_TOKENS`` new tokens (median of
+    ``LATENCY_RUNS`` after a warm-up), and tokens per second for a batch of ``BATCH_SIZE``."""
+    from describer import prompting
+    from describer.generate import GenerationOptions
+
+    generator = describer.generator
+    messages = prompting.description_messages(prompting.product_context(attributes), TONE,
+                                              LENGTH)
+    options = GenerationOptions(max_new_tokens=LATENCY_TOKENS, min_new_tokens=LATENCY_TOKENS)
+    generator([messages], options)
+    seconds = []
+    for _ in range(LATENCY_RUNS):
+        start = time.perf_counter()
+        generator([messages], options)
+        seconds.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    generator([messages] * BATCH_SIZE, options)
+    batch_seconds = time.perf_counter() - start
+    return {"seconds_p50": statistics.median(seconds),
+            "batch_tokens_per_second": BATCH_SIZE * LATENCY_TOKENS / batch_seconds}
 
 
 def chosen_generators() -> tuple[str, ...]:
@@ -174,12 +215,12 @@ def chosen_generators() -> tuple[str, ...]:
 
 def _warm_up(describer) -> None:
     """Load a generator's index or model before timing, so s/row is generation alone."""
-    from describer.generate import CausalGenerator
+    from describer.generate import TextGenerator
     from describer.retrieval import NearestNeighbourGenerator
 
     if isinstance(describer.generator, NearestNeighbourGenerator):
         describer.generator.index
-    elif isinstance(describer.generator, CausalGenerator):
+    elif isinstance(describer.generator, TextGenerator):
         describer.generator.model_and_tokenizer
 
 

@@ -296,3 +296,26 @@ def _brand_mentions(rows: list[tuple[str, str]], brands: set[str]) -> tuple[Coun
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _WORD.findall(text))
+
+
+BRAND_LIST = Path(__file__).parent / "vocab" / "brands.txt"
+"""The shipped brand vocabulary (``describer.guard.shipped_brands``), rebuilt by
+``python -m describer.data --data ../shared/data``."""
+
+
+def write_brand_list(data: Path, path: Path = BRAND_LIST) -> int:
+    """Write ``known_brands(data)`` one per line; returns how many."""
+    brands = known_brands(data)
+    path.write_text("".join(f"{b}\n" for b in brands), encoding="utf-8")
+    return len(brands)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from tagger.train.data import default_data_dir
+
+    parser = argparse.ArgumentParser(description="rebuild describer/vocab/brands.txt")
+    parser.add_argument("--data", type=Path, default=None)
+    args = parser.parse_args()
+    print(f"{write_brand_list(args.data or default_data_dir())} brands → {BRAND_LIST}")

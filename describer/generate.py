@@ -22,12 +22,14 @@ from pathlib import Path
 import torch
 
 from tagger.errors import ModelError
-from tagger.registry import ModelSpec, load_once, parse_source, resolve, spec_for
+from tagger.registry import ModelSpec, get_spec, load_once, parse_source, resolve, spec_for
 
 Messages = list[dict[str, str]]
 
 ADAPTER_CONFIG = "adapter_config.json"
 """Marks a folder holding a LoRA adapter for the bundled model rather than a full model."""
+BASE_MODEL = "generator"
+"""The registry name of the bundled SmolLM2 that LoRA adapters are trained on."""
 
 
 def cache_dir() -> Path:
@@ -165,7 +167,7 @@ class CausalGenerator(TextGenerator):
         base model with the adapter merged in (the shared base stays untouched)."""
         from peft import PeftModel
 
-        base, tokenizer = CausalGenerator(spec_for("text-generation", None))._build()
+        base, tokenizer = CausalGenerator(get_spec(BASE_MODEL))._build()
         merged = PeftModel.from_pretrained(base, folder).merge_and_unload()
         return merged.eval(), tokenizer
 

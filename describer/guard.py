@@ -244,6 +244,19 @@ def _guard(brands: tuple[str, ...]) -> Guard:
     return Guard(brands)
 
 
+@lru_cache(maxsize=1)
+def shipped_brands() -> tuple[str, ...]:
+    """The brands of the Myntra and BigBasket corpora (``describer/vocab/brands.txt``, 1.9k
+    names): a listing naming one the attributes don't is an invented brand."""
+    text = resources.files("describer").joinpath("vocab/brands.txt").read_text("utf-8")
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def default_guard(extra_brands: Iterable[str] = ()) -> Guard:
+    """The product's guard: the shipped brands plus any the seller lists."""
+    return _guard(tuple(sorted(set(shipped_brands()) | set(extra_brands))))
+
+
 # --------------------------------------------------------------------------- quantities
 
 

@@ -14,7 +14,34 @@ from tagger.errors import ImageLoadError
 from tagger.types import ImageInfo
 
 MAX_PIXELS = 150_000_000
-"""Refuse larger images (Pillow's decompression-bomb guard, made an explicit error)."""
+"""Refuse larger images (Pillow's decompression-bomb guard, made an explicit error);
+``$LISTINGSMITH_MAX_PIXELS`` overrides it."""
+MAX_BYTES = 50 * 2**20
+"""Refuse larger files before decoding; ``$LISTINGSMITH_MAX_BYTES`` overrides it."""
+MAX_ASPECT = 20.0
+"""Refuse images longer than this many times their width (or the reverse): a banner or a
+1-pixel strip is not a product photo, and downstream crops would be empty."""
+
+_NOT_PHOTOS = ((b"%pdf", "a PDF document, not a photo; export the page as PNG or JPEG"),
+               (b"<svg", "an SVG drawing, not a photo; export it as PNG or JPEG"),
+               (b"<?xml", "an XML/SVG file, not a photo; export it as PNG or JPEG"),
+               (b"<!doctype html", "an HTML page, not a photo; save the image itself"),
+               (b"<html", "an HTML page, not a photo; save the image itself"))
+"""Files that reach us named .jpg but are something else, by their first bytes (lower-cased)."""
+
+
+def limit(name: str, default: float) -> float:
+    """A size limit from ``$LISTINGSMITH_<NAME>``, else the default; a bad value is an error."""
+    raw = os.environ.get(f"LISTINGSMITH_{name}")
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ImageLoadError(f"$LISTINGSMITH_{name}", f"expected a positive number, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -36,20 +63,35 @@ class ProductImage:
         return self.image.size
 
 
-def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> ProductImage:
-    """Open ``path`` as an RGB image, applying EXIF orientation.
+def load_image(path: str | os.PathLike, *, max_pixels: int | None = None,
+               max_bytes: int | None = None) -> ProductImage:
+    """Open ``path`` as an RGB image, applying EXIF orientation; animated images give their
+    first frame (``info.frames`` says how many there were).
 
     Raises ``ImageLoadError`` with a one-line reason for a missing path, a folder, an
-    empty file, a file that is not an image, a truncated image or one over ``max_pixels``.
+    empty or oversized file, a PDF/SVG/HTML file, a file that is not an image, a truncated
+    or corrupt image, one over ``max_pixels`` or with an absurd aspect ratio. Nothing else
+    escapes, whatever the bytes (fuzz-tested).
     """
+    max_pixels = int(max_pixels or limit("MAX_PIXELS", MAX_PIXELS))
+    max_bytes = int(max_bytes or limit("MAX_BYTES", MAX_BYTES))
     source = str(path)
     p = Path(path)
     if not p.exists():
         raise ImageLoadError(source, "no such file; check the path")
     if p.is_dir():
         raise ImageLoadError(source, "is a folder, not a photo; pass the image files inside it")
-    if p.stat().st_size == 0:
+    size = p.stat().st_size
+    if size == 0:
         raise ImageLoadError(source, "is an empty (0-byte) file; re-export or re-upload the photo")
+    if size > max_bytes:
+        raise ImageLoadError(source, f"is {size / 2**20:.1f} MB, over the limit of "
+                                     f"{max_bytes / 2**20:.0f} MB; re-export it smaller")
+    with open(p, "rb") as handle:
+        head = handle.read(256).lstrip().lower()
+    for magic, reason in _NOT_PHOTOS:
+        if head.startswith(magic):
+            raise ImageLoadError(source, f"is {reason}")
     try:
         with warnings.catch_warnings():
             # Our own max_pixels check below is the limit; Pillow's warning threshold
@@ -61,7 +103,12 @@ def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> Prod
                     raise ImageLoadError(
                         source, f"is {width}x{height} pixels, over the limit of {max_pixels:,}; "
                                 "downscale it first")
+                if max(width, height) > MAX_ASPECT * max(1, min(width, height)):
+                    raise ImageLoadError(
+                        source, f"is {width}x{height} pixels, an aspect ratio beyond "
+                                f"{MAX_ASPECT:.0f}:1; crop it to the product")
                 original_mode = opened.mode
+                frames = int(getattr(opened, "n_frames", 1) or 1)
                 opened.load()
                 exif_rotated = opened.getexif().get(0x0112, 1) != 1
                 image = ImageOps.exif_transpose(opened)
@@ -73,11 +120,14 @@ def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> Prod
     except UnidentifiedImageError as exc:
         raise ImageLoadError(source, "is not an image Pillow can read (expected JPEG, PNG, WebP, "
                                      "GIF, BMP or TIFF)") from exc
-    except OSError as exc:
-        raise ImageLoadError(source, f"is truncated or corrupt ({exc}); re-export the photo") from exc
+    except Exception as exc:  # Pillow's decoders raise many types on hostile bytes
+        reason = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise ImageLoadError(source, f"is truncated or corrupt ({reason}); re-export the "
+                                     "photo") from exc
     rgb, opaque = _to_rgb(image)
     info = ImageInfo(source=source, width=rgb.width, height=rgb.height,
-                     original_mode=original_mode, exif_rotated=bool(exif_rotated))
+                     original_mode=original_mode, exif_rotated=bool(exif_rotated),
+                     frames=max(1, frames))
     return ProductImage(source=source, image=rgb, info=info, opaque=opaque)
 
 

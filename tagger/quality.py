@@ -70,6 +70,9 @@ def _image_warnings(image: ProductImage, index: int,
         found.append(QualityWarning(code=code, message=message, value=round(float(value), 4),
                                     threshold=float(threshold), image_index=index))
 
+    if image.info.frames > 1:
+        warn("animated", f"{photo} is animated ({image.info.frames} frames); only the first "
+                         "frame was used, upload a still photo", image.info.frames, 1)
     long_side, short_side = max(width, height), min(width, height)
     if long_side < limits["min_long_side_px"]:
         warn("low_resolution", f"{photo} is {width}x{height} px; marketplaces want at least "

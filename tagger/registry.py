@@ -86,6 +86,15 @@ _REGISTRY: dict[str, ModelSpec] = {
             files={"SmolLM2-135M-Instruct.Q4_1.gguf":
                    "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"}),
         ModelSpec(
+            name="describer-lora", task="text-generation", source="bundled:describer",
+            license="Apache-2.0",
+            description="LoRA adapter (rank 8, attention) on the bundled SmolLM2, trained here "
+                        "(describer/weights/smollm2-lora.md); retraining changes these hashes",
+            files={"weights/smollm2-lora/adapter_model.safetensors":
+                   "8f0d0cfcf48235d15264965d2de7735a83680fdada600187a8fcefc9f5eef095",
+                   "weights/smollm2-lora/adapter_config.json":
+                   "74e3789090569fb7a3f8b644c61e8401cba3e3248f1d6cc96fa4da7765c8c5a9"}),
+        ModelSpec(
             name="barcode", task="barcode", source="bundled:zxingcpp", license="Apache-2.0",
             description="zxing-cpp EAN/UPC/QR decoder (a library, no weight files)"),
         ModelSpec(

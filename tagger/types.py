@@ -20,7 +20,7 @@ from typing import Any, Union
 
 from tagger.errors import ValidationError
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 Box = tuple[float, float, float, float]
 """Axis-aligned box ``(x0, y0, x1, y1)`` in pixels of the (EXIF-corrected) source image."""
@@ -193,9 +193,13 @@ class ImageInfo(_Serialisable):
     height: int
     original_mode: str
     exif_rotated: bool = False
+    frames: int = 1
+    """Frames in the file; an animated GIF/WebP is read from its first frame only."""
 
     def __post_init__(self):
         _check_text("ImageInfo", "source", self.source)
+        _require(isinstance(self.frames, int) and self.frames >= 1, "ImageInfo", "frames",
+                 "an int >= 1", self.frames)
         for name in ("width", "height"):
             value = getattr(self, name)
             _require(isinstance(value, int) and value > 0, "ImageInfo", name, "a positive int", value)

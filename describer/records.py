@@ -28,12 +28,16 @@ def read_records(path: Path) -> Iterator[Record]:
     if not path.is_file():
         raise ListingsmithError(f"{path}: no such file; pass a .jsonl or .csv of records")
     suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        yield from _jsonl_records(path)
-    elif suffix == ".csv":
-        yield from _csv_records(path)
-    else:
+    if suffix not in (".jsonl", ".csv"):
         raise ListingsmithError(f"{path}: expected a .jsonl or .csv file, got '{suffix or 'none'}'")
+    try:
+        yield from (_jsonl_records(path) if suffix == ".jsonl" else _csv_records(path))
+    except UnicodeDecodeError as exc:
+        raise ListingsmithError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as "
+                                "UTF-8") from exc
+    except csv.Error as exc:
+        raise ListingsmithError(f"{path}: unreadable CSV ({exc}); check quotes and "
+                                "separators") from exc
 
 
 def _jsonl_records(path: Path) -> Iterator[Record]:

@@ -1,4 +1,5 @@
-"""Listings out to where sellers publish them: schema.org JSON-LD, Shopify CSV, Merchant Center TSV.
+"""Listings out to where sellers publish them: schema.org JSON-LD, Shopify CSV, Merchant Center
+TSV, and for catalogues (``write_catalogue``) JSON lines, a flat CSV and Parquet keyed by id.
 
 The row and object builders are pure functions of a ``Listing``; only the ``write_*`` helpers
 touch the disk, and they replace the target in one step so a crash never leaves half a feed.
@@ -17,7 +18,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from html import escape
@@ -284,17 +285,130 @@ def write_merchant_tsv(listings: Iterable[Listing], path: str | Path) -> Path:
     return write_export(listings, path, "merchant")
 
 
+# --------------------------------------------------------------------------- catalogues
+
+
+CATALOGUE_FORMATS = ("jsonl", "json", "parquet", "csv", "shopify", "merchant", "jsonld")
+"""What ``write_catalogue`` writes: the ``EXPORT_FORMATS`` plus a flat CSV and Parquet."""
+
+CATALOGUE_SUFFIXES = {".jsonl": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv",
+                      ".tsv": "merchant", ".html": "jsonld"}
+"""Output suffix → format when none is named; a Shopify CSV has to be asked for by name."""
+
+FLAT_COLUMNS = ("id", "title", "description", "bullets", "brand", "category", "colour", "tags",
+                "price", "gtin", "item_weight", "generator")
+"""A listing's main fields, one row per product; in the CSV, bullets and tags are one per line."""
+
+
+def catalogue_format(path: str | Path, name: str | None = None) -> str:
+    """The format named, else the one the suffix of ``path`` says."""
+    if name is not None:
+        if name not in CATALOGUE_FORMATS:
+            raise ExportError(f"format: expected one of {', '.join(CATALOGUE_FORMATS)}, "
+                              f"got {name!r}")
+        return name
+    suffix = Path(path).suffix.lower()
+    if suffix not in CATALOGUE_SUFFIXES:
+        raise ExportError(f"{path}: cannot tell the format from '{suffix or 'no suffix'}'; end "
+                          f"the name in {', '.join(CATALOGUE_SUFFIXES)} or name the format")
+    return CATALOGUE_SUFFIXES[suffix]
+
+
+def flat_row(product_id: str, listing: Listing) -> dict[str, Any]:
+    """The ``FLAT_COLUMNS`` of one listing as plain values (bullets and tags as lists)."""
+    gtin = listing.attributes.fact("gtin")
+    weight = listing.attributes.fact("item_weight")
+    return {"id": product_id, "title": listing.title, "description": listing.description,
+            "bullets": list(listing.bullets), "brand": _brand(listing),
+            "category": _category_path(listing), "colour": _colour(listing),
+            "tags": [tag.name for tag in listing.attributes.tags], "price": _price(listing) or "",
+            "gtin": str(gtin.value) if gtin else "",
+            "item_weight": weight.display if weight else "", "generator": listing.generator}
+
+
+def check_catalogue_values(listing: Listing) -> None:
+    """Raise ``ExportError`` for a value some format cannot write (a price that is no number, a
+    bad currency code, a title without letters), so that product fails on its own instead of
+    the export of the whole catalogue."""
+    _price(listing)
+    _currency(listing, "USD")
+    _handle(listing)
+
+
+def write_catalogue(products: Iterable[tuple[str, Listing]], path: str | Path, fmt: str) -> Path:
+    """``(product id, listing)`` pairs as one file in ``fmt`` (one of ``CATALOGUE_FORMATS``),
+    replacing ``path`` in one step. The id is a top-level ``id`` in JSON, the first column of
+    the CSV and Parquet, and the SKU (Merchant Center: the id) where the seller gave none."""
+    products = list(products)
+    if fmt == "parquet":
+        return replace_atomically(path, lambda staging: _write_parquet(products, staging))
+    if fmt in ("json", "jsonl"):
+        rows = [{"id": product_id, **listing.to_dict()} for product_id, listing in products]
+        text = ("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+                if fmt == "jsonl" else json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        text = _flat_csv(products)
+    else:
+        text = export_format(fmt).many([_with_sku(product_id, listing)
+                                        for product_id, listing in products])
+    path = Path(path)
+    _write_atomic(path, text)
+    return path
+
+
+def _with_sku(product_id: str, listing: Listing) -> Listing:
+    seller = listing.attributes.seller
+    if seller.get("sku") or seller.get("id"):
+        return listing
+    return replace(listing, attributes=replace(listing.attributes,
+                                               seller={**seller, "sku": product_id}))
+
+
+def _flat_csv(products: list[tuple[str, Listing]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(FLAT_COLUMNS)
+    for product_id, listing in products:
+        row = flat_row(product_id, listing)
+        writer.writerow([safe_cell("\n".join(value) if isinstance(value, list) else value)
+                         for value in row.values()])
+    return buffer.getvalue()
+
+
+def _write_parquet(products: list[tuple[str, Listing]], path: Path) -> None:
+    """The flat columns plus ``listing``, the whole listing as JSON, so a reader loses nothing."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    lists = ("bullets", "tags")
+    schema = pa.schema([(name, pa.list_(pa.string()) if name in lists else pa.string())
+                        for name in FLAT_COLUMNS] + [("listing", pa.string())])
+    rows = [{**flat_row(product_id, listing), "listing": listing.to_json(indent=None)}
+            for product_id, listing in products]
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+
+
 def _write_atomic(path: Path, text: str) -> None:
-    """Write beside ``path``, then rename: readers see the old file or the new, never half."""
+    def write(staging: Path) -> None:
+        with open(staging, "x", encoding="utf-8", newline="") as out:
+            out.write(text)
+
+    replace_atomically(path, write)
+
+
+def replace_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """``write`` a file beside ``path``, then rename it over ``path``: readers see the old file
+    or the new, never half of one."""
+    path = Path(path)
     if not path.parent.is_dir():
         raise ExportError(f"{path}: no folder {path.parent}; create it first")
     staging = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
     try:
-        with open(staging, "x", encoding="utf-8", newline="") as out:
-            out.write(text)
+        write(staging)
         staging.replace(path)
     finally:
         staging.unlink(missing_ok=True)
+    return path
 
 
 def _unique(rows: list[dict[str, str]], column: str) -> list[dict[str, str]]:

@@ -8,7 +8,7 @@ from describer import prompting
 from collections.abc import Iterator
 
 from describer.generate import GenerationOptions, TextGenerator, text_generator
-from describer.guard import Guard
+from describer.guard import Guard, default_guard
 from describer.retrieval import NEAREST_GENERATOR, NearestNeighbourGenerator
 from tagger.types import Attributes, Listing
 
@@ -40,7 +40,7 @@ class Describer:
             raise ValueError(f"generator: expected {TEMPLATE_GENERATOR!r}, {NEAREST_GENERATOR!r} "
                              f"or a generator object, got {generator!r}")
         self.generator = generator
-        self.guard = guard if guard is not None else Guard()
+        self.guard = guard if guard is not None else default_guard()
 
     @property
     def generator_name(self) -> str:
@@ -58,8 +58,8 @@ class Describer:
         elif isinstance(self.generator, NearestNeighbourGenerator):
             titles, texts = self.generator.write(attributes)
         else:
-            titles = [prompting.render("template_title.j2", product=p) for p in products]
-            texts = [prompting.render("template_description.j2", product=p) for p in products]
+            titles = [prompting.template_title(p) for p in products]
+            texts = [prompting.template_description(p) for p in products]
         return [self._finish(attrs, product, title, text, tone, length)
                 for attrs, product, title, text in zip(attributes, products, titles, texts)]
 
@@ -86,7 +86,7 @@ class Describer:
                 length: str) -> Listing:
         """Clean and guard one generated title and text; templates fill what the guard empties.
         A title that leaves out a known brand gets it in front (sellers search by brand)."""
-        fallback_title = prompting.render("template_title.j2", product=product)
+        fallback_title = prompting.template_title(product)
         title, text = clean_title(title), clean_description(text)
         removed = self.guard.violations(title, attributes)
         if removed or not title:
@@ -97,7 +97,7 @@ class Describer:
         text, dropped = self.guard.ground(text, attributes)
         return Listing(
             title=title or "Product",
-            description=text or prompting.render("template_description.j2", product=product),
+            description=text or prompting.template_description(product),
             bullets=prompting.bullets(product), attributes=attributes,
             generator=self.generator_name, template=prompting.template_id(),
             tone=tone, length=length,
@@ -110,6 +110,15 @@ class Describer:
         texts = self.generator([prompting.description_messages(p, tone, length)
                                 for p in products], text_options)
         return titles, texts
+
+
+def describer_for(generator: str | None, *, allow_network: bool = False,
+                  guard: Guard | None = None) -> Describer:
+    """The ``Describer`` a user's generator choice names: ``template``, ``nearest``, a
+    registered name or an ``hf:``/``local:`` source (None: the bundled default)."""
+    if generator in (TEMPLATE_GENERATOR, NEAREST_GENERATOR):
+        return Describer(generator, guard=guard)
+    return Describer(text_generator(generator, allow_network=allow_network), guard=guard)
 
 
 def _options(length: str, deterministic: bool) -> tuple[GenerationOptions, GenerationOptions]:

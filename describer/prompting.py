@@ -156,6 +156,17 @@ def _chat(template: str, answer_key: str, product: dict[str, Any],
             {"role": "user", "content": request}]
 
 
+def template_title(product: dict[str, Any]) -> str:
+    """The no-model title (``template_title.j2``)."""
+    return render("template_title.j2", product=product)
+
+
+def template_description(product: dict[str, Any]) -> str:
+    """The no-model description (``template_description.j2``): attributes restated."""
+    return render("template_description.j2", product=product,
+                  hidden=options()["seller"]["not_in_description"])
+
+
 def bullets(product: dict[str, Any]) -> list[str]:
     hidden = options()["seller"]["not_in_bullets"]
     return [line.strip() for line in render("bullets.j2", product=product, hidden=hidden)

@@ -52,21 +52,21 @@ def _record_rows(service, upload: Path, on_progress: Progress) -> list[dict]:
 
 
 def _photo_rows(service, upload: Path, on_progress: Progress) -> list[dict]:
-    folder = Path(tempfile.mkdtemp(prefix="listingsmith-zip-"))
-    products = extract_products(upload, folder)
-    rows: list[dict] = []
-    for product_id, paths in products.items():
-        try:
-            analysis = service.analyze(paths)
-            listing = service.describer.describe([analysis.attributes])[0]
-            row = {"id": product_id, **listing.to_dict()}
-            if analysis.errors:
-                row["skipped_photos"] = analysis.errors
-        except ListingsmithError as exc:
-            row = {"id": product_id, "error": str(exc)}
-        rows.append(row)
-        on_progress(len(rows), len(products))
-    return rows
+    """The zip's products through the batch engine on the service's loaded models: listings
+    in input order, then one ``error`` row per product that failed."""
+    from listingsmith.batch import BatchJob, BatchSettings, run_batch
+
+    work = Path(tempfile.mkdtemp(prefix="listingsmith-zip-"))
+    extract_products(upload, work / "photos")
+    job = BatchJob(input=work / "photos", out=work / "listings.jsonl",
+                   settings=BatchSettings(generator=service.describer.generator_name))
+    summary = run_batch(job, processor=service.batch_processor(job.settings),
+                        progress=on_progress)
+    if not summary.total:
+        raise ListingsmithError(f"{upload.name}: the zip holds no photos (.jpg, .png, .webp …)")
+    listings = [json.loads(line) for line in job.out.read_text("utf-8").splitlines()]
+    return listings + [{"id": product_id, "error": reason}
+                       for product_id, reason in summary.failures]
 
 
 def extract_products(upload: Path, folder: Path) -> dict[str, list[Path]]:

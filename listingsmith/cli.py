@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from describer.export import CATALOGUE_FORMATS
 from tagger.errors import ListingsmithError
 from tagger.types import Attributes, Fact, Listing
 
@@ -73,6 +74,48 @@ def build_parser() -> argparse.ArgumentParser:
     write.add_argument("--batch-size", type=int, default=8, help="records per generation batch")
     write.set_defaults(handler=_write)
 
+    batch = commands.add_parser(
+        "batch", help="a catalogue (folder of photos, CSV or JSONL) → listings, resumable",
+        description="One listing per product. Job state is kept in OUT.state.sqlite: run the "
+                    "same command again to resume; failed rows go to OUT.failures.csv, "
+                    "near-duplicate products to OUT.duplicates.csv.")
+    batch.add_argument("input", metavar="INPUT",
+                       help="a folder (each sub-folder or photo is one product) or a .csv/.jsonl "
+                            "with an id column and image paths relative to it")
+    batch.add_argument("--out", required=True, metavar="OUT",
+                       help="listings file; the format follows the suffix (.jsonl, .json, "
+                            ".parquet, .csv, .tsv for Merchant Center, .html for JSON-LD)")
+    batch.add_argument("--format", default=None, choices=CATALOGUE_FORMATS,
+                       help="the output format whatever the suffix (shopify: Shopify import CSV)")
+    batch.add_argument("--engine", default="local", choices=("local", "ray"),
+                       help="local processes, or a Ray Data pipeline (pip install "
+                            "'listingsmith[ray]')")
+    batch.add_argument("--workers", type=int, default=1,
+                       help="processes (local) or model actors (ray), each with its own models "
+                            "(default 1)")
+    batch.add_argument("--batch-size", type=int, default=8,
+                       help="products per chunk: generated in one batch, saved in one step")
+    batch.add_argument("--address", default=None,
+                       help="an existing Ray cluster to join (HEAD_IP:6379, or auto on one of its "
+                            "nodes); default: a private Ray on this machine, on loopback only")
+    batch.add_argument("--restart", action="store_true",
+                       help="forget the saved state of OUT and start over")
+    batch.add_argument("--allow-outside-root", action="store_true",
+                       help="accept photo paths outside the input folder (absolute, ../, symlinks)")
+    batch.add_argument("--taxonomy", default=None, metavar="NAME|FILE",
+                       help="category model: grocery, fashion or a .joblib (default: per product, "
+                            "the shipped one the photos look like)")
+    _add_text_args(batch)
+    batch.set_defaults(handler=_batch)
+
+    similar = commands.add_parser("similar", help="the batch listings most like a product's photos")
+    similar.add_argument("photos", nargs="+", metavar="PHOTO", help="photos of one product")
+    similar.add_argument("--index", required=True, metavar="OUT",
+                         help="the --out of a batch run (its index OUT.index.npz is used)")
+    similar.add_argument("--top-k", type=int, default=5, help="how many listings (default 5)")
+    similar.add_argument("--json", action="store_true", help="print JSON")
+    similar.set_defaults(handler=_similar)
+
     train = commands.add_parser("train", help="retrain a bundled model on your data",
                                 description="Retrain a model; arguments after the model name "
                                             "go to its training script (see --help there).")
@@ -106,19 +149,14 @@ def _add_text_args(parser: argparse.ArgumentParser) -> None:
 
 def _describer(args):
     """The Describer the text arguments ask for, after checking tone and length."""
-    from describer.generate import text_generator
-    from describer.guard import Guard
-    from describer.pipeline import TEMPLATE_GENERATOR, Describer
-    from describer.retrieval import NEAREST_GENERATOR
+    from describer.guard import default_guard
+    from describer.pipeline import describer_for
     from describer.prompting import check_choice
 
     check_choice("tones", args.tone)
     check_choice("lengths", args.length)
-    guard = Guard(_read_brands(args.brands)) if getattr(args, "brands", None) else None
-    if args.generator in (TEMPLATE_GENERATOR, NEAREST_GENERATOR):
-        return Describer(args.generator, guard=guard)
-    return Describer(text_generator(args.generator, allow_network=args.allow_network),
-                     guard=guard)
+    guard = default_guard(_read_brands(args.brands)) if getattr(args, "brands", None) else None
+    return describer_for(args.generator, allow_network=args.allow_network, guard=guard)
 
 
 def _add_photo_args(parser: argparse.ArgumentParser) -> None:
@@ -242,6 +280,65 @@ def _write(args) -> int:
     print(f"{len(records)} records: {len(records) - failed} listings, {failed} errors → {out_path}",
           file=sys.stderr)
     return _exit_code(failed)
+
+
+def _batch(args) -> int:
+    from listingsmith.batch import BatchJob, BatchSettings, run_batch
+
+    settings = BatchSettings(generator=args.generator, tone=args.tone, length=args.length,
+                             taxonomy=args.taxonomy, allow_network=args.allow_network)
+    job = BatchJob(input=Path(args.input), out=Path(args.out), format=args.format,
+                   settings=settings, engine=args.engine, workers=args.workers,
+                   batch_size=args.batch_size, address=args.address, restart=args.restart,
+                   allow_outside_root=args.allow_outside_root)
+    with _ProgressBar() as progress:
+        summary = run_batch(job, progress=progress)
+    print(f"{summary.total} in = {summary.done} done + {summary.failed} failed → {summary.out}",
+          file=sys.stderr)
+    if summary.done_earlier:
+        print(f"listingsmith: resumed; {summary.done_earlier} products done by an earlier run "
+              f"were skipped, {summary.processed} processed now", file=sys.stderr)
+    if summary.failures_file:
+        print(f"listingsmith: failed rows → {summary.failures_file}: fix them and run it as "
+              "INPUT, or fix the input and run this command again", file=sys.stderr)
+    if summary.duplicates_file:
+        print(f"listingsmith: {summary.duplicate_pairs} near-duplicate pairs → "
+              f"{summary.duplicates_file}", file=sys.stderr)
+    return _exit_code(summary.failed)
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr (rate and ETA) opened on the first progress report, so a run with
+    nothing left to do prints none."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="product", file=sys.stderr, dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _similar(args) -> int:
+    from listingsmith.batch import similar
+
+    found = similar(args.photos, args.index, top_k=args.top_k)
+    if args.json:
+        print(json.dumps([{"id": s.id, "title": s.title, "similarity": s.similarity}
+                          for s in found], indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(f"{s.similarity:.3f}  {s.id}  {s.title}" for s in found))
+    return EXIT_OK
 
 
 def _analyze(args) -> int:

@@ -79,6 +79,14 @@ class ListingService:
         return Analysis(attributes, [annotate(image, attributes, i)
                                      for i, image in enumerate(images)])
 
+    def batch_processor(self, settings):
+        """A batch engine processor (``listingsmith.batch``) on this service's models, holding
+        the lock for each chunk so interactive requests wait their turn."""
+        from listingsmith.batch import ListingProcessor
+
+        return ListingProcessor(settings, tagger=self.tagger, describer=self.describer,
+                                options=self.options, lock=self._lock)
+
     def listing_stream(self, attributes: Attributes, tone: str,
                        length: str) -> Iterator[str | Listing]:
         """Description drafts as they are written, then the finished listing."""

@@ -67,11 +67,16 @@ class ImageBackbone:
         return pooled, logits.softmax(dim=-1)
 
     def __call__(self, images: list[ProductImage], batch_size: int = 8) -> list[BackboneOutput]:
-        outputs: list[BackboneOutput] = []
-        for start in range(0, len(images), batch_size):
-            pooled, probs = self.forward(self.preprocess(images[start:start + batch_size]))
-            outputs.extend(BackboneOutput(f.numpy(), p.numpy()) for f, p in zip(pooled, probs))
-        return outputs
+        """One output per photo. Each is kept in the photo's ``derived``, so a later stage that
+        needs it again (a batch run's product embedding) does not run the network twice."""
+        key = ("backbone", self.spec.source)
+        missing = [image for image in images if key not in image.derived]
+        for start in range(0, len(missing), batch_size):
+            chunk = missing[start:start + batch_size]
+            pooled, probs = self.forward(self.preprocess(chunk))
+            for image, features, probabilities in zip(chunk, pooled, probs):
+                image.derived[key] = BackboneOutput(features.numpy(), probabilities.numpy())
+        return [image.derived[key] for image in images]
 
 
 def _resize_center_crop(image: Image.Image) -> np.ndarray:

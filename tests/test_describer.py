@@ -234,3 +234,16 @@ def test_injected_pack_text_is_no_evidence_for_the_guard():
     listing = Describer(InventingGenerator("Solimo Vitamin E", "It weighs 24 kg. Nice.")) \
         .describe([attrs])[0]
     assert "24 kg" not in listing.description and "24 kg" in listing.removed_claims
+
+
+def test_default_guard_knows_the_shipped_brands():
+    from describer.guard import shipped_brands
+
+    assert {"Nike", "Nivea", "Puma"} <= set(shipped_brands())
+    attrs = Attributes(seller={"brand": "Nivea"})
+    listing = Describer(InventingGenerator("Nivea Nike Air Bath Soap",
+                                           "A gentle Nivea soap. As worn by Puma athletes.")) \
+        .describe([attrs])[0]
+    assert "Nike" not in listing.title and listing.title.startswith("Nivea")
+    assert listing.description == "A gentle Nivea soap."
+    assert {"Nike", "Puma"} <= set(listing.removed_claims)

@@ -141,8 +141,10 @@ def _add_text_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--length", default="medium", help="short, medium or long")
     parser.add_argument("--generator", default=None,
                         help="'template' (no model), 'nearest' (copies the most similar "
-                             "training listing; needs the shared data), a registered name, or "
-                             "hf:<id>@<rev> / local:<dir> (default: bundled SmolLM2-135M-Instruct)")
+                             "training listing; needs the shared data), a registered name "
+                             "(describer-t5, the default: the T5 trained here; generator: "
+                             "SmolLM2-135M-Instruct; describer-lora: SmolLM2 + LoRA), or "
+                             "hf:<id>@<rev> / local:<dir>")
     parser.add_argument("--allow-network", action="store_true",
                         help="let hf: models download if not cached (off by default)")
 

@@ -95,6 +95,17 @@ _REGISTRY: dict[str, ModelSpec] = {
                    "weights/smollm2-lora/adapter_config.json":
                    "74e3789090569fb7a3f8b644c61e8401cba3e3248f1d6cc96fa4da7765c8c5a9"}),
         ModelSpec(
+            name="describer-t5", task="text2text-generation", source="bundled:describer",
+            license="Apache-2.0",
+            description="T5 (2.8 M parameters) and unigram tokenizer trained from scratch here "
+                        "(describer/weights/t5-scratch.md); retraining changes these hashes",
+            files={"weights/t5-scratch/model.safetensors":
+                   "735d48fb14f1b3f77f2fd59e0ad09fe7fe58f18f624e9f293a2c250bc77a761c",
+                   "weights/t5-scratch/tokenizer.json":
+                   "d6af4486065773514027289d1bd6aaa4c45c0b564113681653206dfbfa80893e",
+                   "weights/t5-scratch/config.json":
+                   "15a0624f95a35cd62765168dac4cadcde9da6abab4e72945d9a5171bd398acee"}),
+        ModelSpec(
             name="barcode", task="barcode", source="bundled:zxingcpp", license="Apache-2.0",
             description="zxing-cpp EAN/UPC/QR decoder (a library, no weight files)"),
         ModelSpec(

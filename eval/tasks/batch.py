@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psutil
 
-from eval.tasks import TaskResult, register
+from eval.tasks import TaskResult, chosen, register
 from eval.tasks.speed import sample_photos
 
 DEFAULT_PHOTOS = 200
@@ -89,16 +89,6 @@ def run(data: Path, limit: int | None) -> TaskResult:
                "local_vs_ray": agreement}
     return TaskResult(metrics=metrics, table=table(runs, goal), notes=notes(
         photos, data, runs, agreement, defaults, written_by))
-
-
-def chosen(variable: str, names: tuple[str, ...]) -> tuple[str, ...]:
-    """The ``names`` that ``$variable`` lists, in table order (default all)."""
-    picked = [n.strip() for n in os.environ.get(variable, "").split(",") if n.strip()]
-    unknown = sorted(set(picked) - set(names))
-    if unknown:
-        raise ValueError(f"{variable}: unknown name(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(names)}")
-    return tuple(n for n in names if n in picked) if picked else names
 
 
 def shared_photos(data: Path, count: int) -> list[Path]:

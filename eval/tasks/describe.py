@@ -27,7 +27,6 @@ every row. ``LISTINGSMITH_DESCRIBE_GENERATORS=template,nearest`` picks a subset.
 
 from __future__ import annotations
 
-import os
 import re
 import statistics
 import time
@@ -35,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.tasks import TaskResult, register
+from eval.tasks import TaskResult, chosen, register
 
 DEFAULT_ROWS = 300
 """Test rows per source when ``--limit`` is not given."""
@@ -89,7 +88,7 @@ def run(data: Path, limit: int | None) -> TaskResult:
     guard = Guard(known_brands(data))
     embedder = TextEmbedder()
     rows_per_source = limit or DEFAULT_ROWS
-    generators = chosen_generators()
+    generators = chosen(GENERATORS_ENV, GENERATORS)
     metrics: dict = {"novelty_threshold": NOVELTY_THRESHOLD, "sources": {}}
     lines = []
     for source in SOURCES:
@@ -102,12 +101,12 @@ def run(data: Path, limit: int | None) -> TaskResult:
         per_generator = {}
         for name in generators:
             cap = min(rows_per_source, SMOLLM_MAX_ROWS) if name in CAPPED else None
-            chosen = evenly_spaced(len(test), cap)
+            rows = evenly_spaced(len(test), cap)
             listings, seconds = _write(_describer(name, data, source, embedder),
-                                       [attributes[j] for j in chosen])
-            written = dict(zip(chosen, listings))
+                                       [attributes[j] for j in rows])
+            written = dict(zip(rows, listings))
             per_generator[name] = {}
-            for subset, keep in _subsets(chosen, novel):
+            for subset, keep in _subsets(rows, novel):
                 scores = score(guard, [getattr(written[j], field) for j in keep],
                                [references[j] for j in keep], [written[j].title for j in keep],
                                [ref_titles[j] for j in keep], [attributes[j] for j in keep])
@@ -154,8 +153,8 @@ def run(data: Path, limit: int | None) -> TaskResult:
     return TaskResult(metrics=metrics, table=table, notes=notes)
 
 
-def _subsets(chosen: list[int], novel: np.ndarray) -> tuple[tuple[str, list[int]], ...]:
-    return (("all", chosen), ("novel", [j for j in chosen if novel[j]]))
+def _subsets(rows: list[int], novel: np.ndarray) -> tuple[tuple[str, list[int]], ...]:
+    return (("all", rows), ("novel", [j for j in rows if novel[j]]))
 
 
 def _write(describer, attributes: list) -> tuple[list, float]:
@@ -201,16 +200,6 @@ def latency(describer, attributes) -> dict[str, float]:
     batch_seconds = time.perf_counter() - start
     return {"seconds_p50": statistics.median(seconds),
             "batch_tokens_per_second": BATCH_SIZE * LATENCY_TOKENS / batch_seconds}
-
-
-def chosen_generators() -> tuple[str, ...]:
-    """The generators ``$LISTINGSMITH_DESCRIBE_GENERATORS`` names, in table order (default all)."""
-    names = [n.strip() for n in os.environ.get(GENERATORS_ENV, "").split(",") if n.strip()]
-    unknown = sorted(set(names) - set(GENERATORS))
-    if unknown:
-        raise ValueError(f"{GENERATORS_ENV}: unknown generator(s) {', '.join(unknown)}; "
-                         f"choose from {', '.join(GENERATORS)}")
-    return tuple(g for g in GENERATORS if g in names) if names else GENERATORS
 
 
 def _warm_up(describer) -> None:

@@ -73,7 +73,6 @@ def _tiny_tokenizer():
 @pytest.fixture(scope="session")
 def tiny_causal_lm(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer Llama with a word-level tokenizer and a chat template."""
-    import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer, vocab = _tiny_tokenizer()
@@ -81,28 +80,28 @@ def tiny_causal_lm(tmp_path_factory) -> Path:
                          num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
                          max_position_embeddings=512, pad_token_id=vocab["<pad>"],
                          bos_token_id=vocab["<s>"], eos_token_id=vocab["</s>"])
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(config)
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return _save_random(LlamaForCausalLM, config, tokenizer, tmp_path_factory.mktemp("tiny-llama"))
 
 
 @pytest.fixture(scope="session")
 def tiny_t5(tmp_path_factory) -> Path:
     """A randomly initialised 1+1-layer T5 with the same word-level tokenizer."""
-    import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
     tokenizer, vocab = _tiny_tokenizer()
     config = T5Config(vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=64, num_layers=1,
                       num_decoder_layers=1, num_heads=2, pad_token_id=vocab["<pad>"],
                       eos_token_id=vocab["</s>"], decoder_start_token_id=vocab["<pad>"])
+    return _save_random(T5ForConditionalGeneration, config, tokenizer,
+                        tmp_path_factory.mktemp("tiny-t5"))
+
+
+def _save_random(model_class, config, tokenizer, folder: Path) -> Path:
+    """A model of ``model_class`` with seeded random weights, saved with its tokenizer."""
+    import torch
+
     torch.manual_seed(0)
-    model = T5ForConditionalGeneration(config)
-    folder = tmp_path_factory.mktemp("tiny-t5")
-    model.save_pretrained(folder)
+    model_class(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 

@@ -19,9 +19,6 @@ from tagger.io import ProductImage, load_image
 from tagger.pipeline import Tagger, TaggerOptions, seller_facts
 from tagger.types import Attributes, Listing
 
-SELLER_FIELDS = ("brand", "price", "size", "item_weight", "item_volume", "colour", "material")
-"""Fields the app offers for a seller's known facts (others can still come from CSVs)."""
-
 
 @dataclass
 class Analysis:

@@ -53,6 +53,8 @@ class GenerationOptions:
     top_p: float = 0.9
     repetition_penalty: float = 1.15
     seed: int = 0
+    max_time: float | None = None
+    """Seconds after which generation stops where it is (a per-request bound for servers)."""
 
 
 class TextGenerator:
@@ -108,7 +110,7 @@ class TextGenerator:
         return dict(max_new_tokens=options.max_new_tokens, min_new_tokens=options.min_new_tokens,
                     do_sample=options.do_sample,
                     repetition_penalty=options.repetition_penalty,
-                    pad_token_id=tokenizer.pad_token_id, **sampling)
+                    pad_token_id=tokenizer.pad_token_id, max_time=options.max_time, **sampling)
 
     @torch.inference_mode()
     def forward(self, inputs: dict[str, torch.Tensor], options: GenerationOptions) -> torch.Tensor:

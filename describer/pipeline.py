@@ -124,10 +124,11 @@ def describer_for(generator: str | None, *, allow_network: bool = False,
 def _options(length: str, deterministic: bool) -> tuple[GenerationOptions, GenerationOptions]:
     """Decoding options for the title and for a description of ``length``."""
     settings = prompting.options()
+    limit = settings["max_generation_seconds"]
     return (GenerationOptions(max_new_tokens=settings["title"]["max_new_tokens"],
-                              do_sample=not deterministic),
+                              do_sample=not deterministic, max_time=limit),
             GenerationOptions(max_new_tokens=settings["lengths"][length]["max_new_tokens"],
-                              do_sample=not deterministic))
+                              do_sample=not deterministic, max_time=limit))
 
 
 def clean_title(text: str, max_chars: int = 150) -> str:

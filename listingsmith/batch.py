@@ -30,6 +30,7 @@ import numpy as np
 from describer.export import (catalogue_format, check_catalogue_values, replace_atomically,
                               safe_cell, write_catalogue)
 from tagger.errors import ListingsmithError
+from tagger.io import is_url
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 """Files a folder input treats as photos; anything else in it (notes, metadata) is ignored."""
@@ -59,7 +60,6 @@ SIDE_FILES = {"state": ".state.sqlite", "failures": ".failures.csv",
               "duplicates": ".duplicates.csv", "index": ".index.npz"}
 """What sits beside ``OUT``: ``OUT.state.sqlite`` and so on."""
 
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _PATH_SEPARATORS = re.compile(r"\s*[|;]\s*")
 STATE_VERSION = 1
 
@@ -89,15 +89,17 @@ class Product:
     origin: str = ""
     key: str = ""
 
-    def photo_files(self) -> list[Path]:
-        return [Path(self.root, path) for path in self.image_paths]
+    def photo_files(self) -> list[str | Path]:
+        return [path if is_url(path) else Path(self.root, path) for path in self.image_paths]
 
 
-def read_products(source: str | Path, *, allow_outside_root: bool = False) -> list[Product]:
+def read_products(source: str | Path, *, allow_outside_root: bool = False,
+                  allow_remote: bool = False) -> list[Product]:
     """The products of a folder (each sub-folder one product with every photo inside it, each
     photo at the top one product; ids are the names) or of a ``.csv``/``.jsonl`` whose photo
     paths are relative to its folder. A bad row becomes a ``Product`` with an ``error``; a
-    photo path outside the input folder is one unless ``allow_outside_root``."""
+    photo path outside the input folder is one unless ``allow_outside_root``, a web address
+    unless ``allow_remote``."""
     source = Path(source)
     if source.is_dir():
         rows = _folder_rows(source)
@@ -107,7 +109,8 @@ def read_products(source: str | Path, *, allow_outside_root: bool = False) -> li
         raise ListingsmithError(f"{source}: expected a folder of photos or a .csv/.jsonl of "
                                 "products; check the path")
     root = input_root(source)
-    return _checked([replace(row, root=str(root)) for row in rows], root, allow_outside_root)
+    return _checked([replace(row, root=str(root)) for row in rows], root, allow_outside_root,
+                    allow_remote)
 
 
 def input_root(source: str | Path) -> Path:
@@ -200,7 +203,8 @@ def _record_row(origin: str, data: dict) -> Product:
     return Product(identifier.strip(), tuple(paths), seller, error, origin=origin)
 
 
-def _checked(rows: list[Product], root: Path, allow_outside_root: bool) -> list[Product]:
+def _checked(rows: list[Product], root: Path, allow_outside_root: bool,
+             allow_remote: bool) -> list[Product]:
     """Rows with their ``key`` and the first problem of each in ``error``, prefixed by where
     the row is: a missing or repeated id, no photos, a remote or outside path."""
     first_seen: dict[str, Product] = {}
@@ -220,15 +224,18 @@ def _checked(rows: list[Product], root: Path, allow_outside_root: bool) -> list[
             key = f"({row.origin})"
         if problem is None and not row.image_paths:
             problem = f"no photos; list them in the {'/'.join(IMAGE_COLUMNS)} column"
-        problem = problem or next(filter(None, (_path_problem(path, root, allow_outside_root)
+        problem = problem or next(filter(None, (_path_problem(path, root, allow_outside_root,
+                                                              allow_remote)
                                                 for path in row.image_paths)), None)
         checked.append(replace(row, key=key, error=problem and f"{row.origin}: {problem}"))
     return checked
 
 
-def _path_problem(path: str, root: Path, allow_outside_root: bool) -> str | None:
-    if _URL.match(path):
-        return f"{path}: remote images are not fetched; download them first"
+def _path_problem(path: str, root: Path, allow_outside_root: bool,
+                  allow_remote: bool) -> str | None:
+    if is_url(path):
+        return None if allow_remote else (f"{path}: remote photos are fetched only with "
+                                          "--allow-remote; or download them first")
     if not allow_outside_root and not Path(root, path).resolve().is_relative_to(root):
         return (f"{path}: outside the input folder {root}; move the photo into it or pass "
                 "--allow-outside-root")
@@ -249,6 +256,8 @@ class BatchSettings:
     length: str = "medium"
     taxonomy: str | None = None
     allow_network: bool = False
+    allow_remote: bool = False
+    """Fetch ``http(s)://`` photos (time and size limits in ``tagger.io``)."""
 
     def fingerprint(self) -> dict[str, str | None]:
         return {"generator": self.generator, "tone": self.tone, "length": self.length,
@@ -332,7 +341,7 @@ class ListingProcessor:
         images, unreadable = [], []
         for file, shown in zip(product.photo_files(), product.image_paths):
             try:
-                image = load_image(file)
+                image = load_image(file, allow_remote=self.settings.allow_remote)
             except ImageLoadError as exc:
                 unreadable.append(f"{shown}: {exc.reason}")
                 continue
@@ -586,7 +595,8 @@ def run_batch(job: BatchJob, *, processor: Processor | None = None,
     fmt = catalogue_format(out, job.format)
     if processor is None:
         job.settings.check()
-    products = read_products(job.input, allow_outside_root=job.allow_outside_root)
+    products = read_products(job.input, allow_outside_root=job.allow_outside_root,
+                             allow_remote=job.settings.allow_remote)
     state_file = side_file(out, "state")
     if job.restart:
         for suffix in ("", "-wal", "-shm"):
@@ -666,7 +676,7 @@ def _write_failures(failed: list[tuple[str, str, str]], path: Path, root: Path) 
             writer = csv.writer(handle)
             writer.writerow(["id", ERROR_COLUMN, "images", *seller_columns])
             for product_id, reason, given in rows:
-                images = [image if _URL.match(image) else
+                images = [image if is_url(image) else
                           os.path.relpath(os.path.normpath(Path(root, image)), path.parent)
                           for image in given["images"]]
                 writer.writerow([product_id, reason, "|".join(images),

@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="forget the saved state of OUT and start over")
     batch.add_argument("--allow-outside-root", action="store_true",
                        help="accept photo paths outside the input folder (absolute, ../, symlinks)")
+    batch.add_argument("--allow-remote", action="store_true",
+                       help="fetch http(s):// photo addresses (10 s timeout, size limit as for files)")
     batch.add_argument("--taxonomy", default=None, metavar="NAME|FILE",
                        help="category model: grocery, fashion or a .joblib (default: per product, "
                             "the shipped one the photos look like)")
@@ -165,6 +167,9 @@ def _add_photo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("photos", nargs="+", metavar="PHOTO", help="photos of one product")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--brand", default=None, help="the brand, if you know it")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="fetch PHOTO arguments that are http(s):// addresses (10 s timeout, "
+                             "size limit as for files); refused otherwise")
     parser.add_argument("--detector", default=None, metavar="SOURCE",
                         help="a Grounding DINO part detector: hf:<id>@<revision> (from the local "
                              "Hugging Face cache) or local:<dir>; none by default")
@@ -190,7 +195,7 @@ def _load(args) -> tuple[list, int]:
     images, failed = [], 0
     for path in args.photos:
         try:
-            images.append(load_image(path))
+            images.append(load_image(path, allow_remote=args.allow_remote))
         except ImageLoadError as exc:
             print(f"listingsmith: error: {exc}", file=sys.stderr)
             failed += 1
@@ -288,7 +293,8 @@ def _batch(args) -> int:
     from listingsmith.batch import BatchJob, BatchSettings, run_batch
 
     settings = BatchSettings(generator=args.generator, tone=args.tone, length=args.length,
-                             taxonomy=args.taxonomy, allow_network=args.allow_network)
+                             taxonomy=args.taxonomy, allow_network=args.allow_network,
+                             allow_remote=args.allow_remote)
     job = BatchJob(input=Path(args.input), out=Path(args.out), format=args.format,
                    settings=settings, engine=args.engine, workers=args.workers,
                    batch_size=args.batch_size, address=args.address, restart=args.restart,

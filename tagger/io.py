@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +22,9 @@ MAX_PIXELS = 150_000_000
 ``$LISTINGSMITH_MAX_PIXELS`` overrides it."""
 MAX_BYTES = 50 * 2**20
 """Refuse larger files before decoding; ``$LISTINGSMITH_MAX_BYTES`` overrides it."""
+REMOTE_TIMEOUT_S = 10
+"""Seconds to wait for a remote photo to connect or send more bytes."""
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 MAX_ASPECT = 20.0
 """Refuse images longer than this many times their width (or the reverse): a banner or a
 1-pixel strip is not a product photo, and downstream crops would be empty."""
@@ -63,19 +70,29 @@ class ProductImage:
         return self.image.size
 
 
+def is_url(path: str | os.PathLike) -> bool:
+    """Whether a photo argument is an address rather than a file (``https://…``)."""
+    return isinstance(path, str) and _URL.match(path) is not None
+
+
 def load_image(path: str | os.PathLike, *, max_pixels: int | None = None,
-               max_bytes: int | None = None) -> ProductImage:
+               max_bytes: int | None = None, allow_remote: bool = False) -> ProductImage:
     """Open ``path`` as an RGB image, applying EXIF orientation; animated images give their
-    first frame (``info.frames`` says how many there were).
+    first frame (``info.frames`` says how many there were). An ``http(s)://`` address is
+    fetched only with ``allow_remote`` (``REMOTE_TIMEOUT_S``, at most ``max_bytes``).
 
     Raises ``ImageLoadError`` with a one-line reason for a missing path, a folder, an
     empty or oversized file, a PDF/SVG/HTML file, a file that is not an image, a truncated
-    or corrupt image, one over ``max_pixels`` or with an absurd aspect ratio. Nothing else
-    escapes, whatever the bytes (fuzz-tested).
+    or corrupt image, one over ``max_pixels`` or with an absurd aspect ratio, and for a
+    refused or failed download. Nothing else escapes, whatever the bytes (fuzz-tested).
     """
     max_pixels = int(max_pixels or limit("MAX_PIXELS", MAX_PIXELS))
     max_bytes = int(max_bytes or limit("MAX_BYTES", MAX_BYTES))
     source = str(path)
+    if is_url(source):
+        with _fetched(source, max_bytes, allow_remote) as local:
+            photo = load_image(local, max_pixels=max_pixels, max_bytes=max_bytes)
+        return replace(photo, source=source, info=replace(photo.info, source=source))
     p = Path(path)
     if not p.exists():
         raise ImageLoadError(source, "no such file; check the path")
@@ -129,6 +146,37 @@ def load_image(path: str | os.PathLike, *, max_pixels: int | None = None,
                      original_mode=original_mode, exif_rotated=bool(exif_rotated),
                      frames=max(1, frames))
     return ProductImage(source=source, image=rgb, info=info, opaque=opaque)
+
+
+@contextmanager
+def _fetched(url: str, max_bytes: int, allow_remote: bool) -> Iterator[Path]:
+    """A downloaded copy of ``url`` in a temporary file, removed afterwards."""
+    import urllib.error
+    import urllib.request
+
+    if not allow_remote:
+        raise ImageLoadError(url, "is a web address; remote photos are fetched only with "
+                                  "--allow-remote (or download the photo first)")
+    if not url.lower().startswith(("http://", "https://")):
+        raise ImageLoadError(url, "only http:// and https:// addresses can be fetched")
+    with tempfile.TemporaryDirectory(prefix="listingsmith-fetch-") as folder:
+        target = Path(folder) / "photo"
+        try:
+            with urllib.request.urlopen(url, timeout=REMOTE_TIMEOUT_S) as response, \
+                    open(target, "wb") as sink:
+                while chunk := response.read(2**16):
+                    if sink.tell() + len(chunk) > max_bytes:
+                        raise ImageLoadError(url, f"is over the limit of "
+                                                  f"{max_bytes / 2**20:.0f} MB; download and "
+                                                  "shrink it first")
+                    sink.write(chunk)
+        except ImageLoadError:
+            raise
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise ImageLoadError(url, f"could not be fetched ({reason}); check the address "
+                                      "or download the photo first") from exc
+        yield target
 
 
 def _to_rgb(image: Image.Image) -> tuple[Image.Image, np.ndarray | None]:

@@ -209,8 +209,8 @@ def test_bad_rows_fail_alone_with_reasons_and_a_failures_file_to_fix(tmp_path, c
         "solimo": "line 5: duplicate id, first on line 2; give each product its own id",
         "passwd": f"line 6: ../../etc/passwd: outside the input folder "
                   f"{table.parent.resolve()}; move the photo into it or pass --allow-outside-root",
-        "remote": "line 7: https://cdn.example.com/a.jpg: remote images are not fetched; "
-                  "download them first",
+        "remote": "line 7: https://cdn.example.com/a.jpg: remote photos are fetched only with "
+                  "--allow-remote; or download them first",
         "text": "photos/readme.jpg: is not an image Pillow can read (expected JPEG, PNG, WebP, "
                 "GIF, BMP or TIFF)",
         "badprice": "seller price: expected a number such as 12.50 (the currency goes in "

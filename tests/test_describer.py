@@ -274,3 +274,13 @@ def test_seller_field_injection_stays_inside_the_product_data(attack):
         assert request == clean_user.partition("\n\n")[2]  # the instructions are unchanged
         assert all(line.startswith(("Product data:", "- ")) for line in data.splitlines())
         assert messages(typed)[:-1] == messages(clean)[:-1]  # system message and example
+
+
+def test_generation_stops_at_max_time(tiny_causal_lm):
+    generator = CausalGenerator(spec_for("text-generation", f"local:{tiny_causal_lm}"))
+    conversation = [[{"role": "user", "content": "description of a blue shirt"}]]
+    long = GenerationOptions(max_new_tokens=400, min_new_tokens=400)
+    bounded = GenerationOptions(max_new_tokens=400, min_new_tokens=400, max_time=0.05)
+    assert len(generator(conversation, bounded)[0].split()) < \
+        len(generator(conversation, long)[0].split())
+    assert prompting.options()["max_generation_seconds"] > 0

@@ -93,3 +93,10 @@ def test_mutated_photos_load_or_fail_with_the_documented_error(tmp_path, fmt, ed
         assert str(exc).startswith(str(path)) and "\n" not in str(exc)
     else:
         assert photo.image.mode == "RGB" and photo.image.size[0] > 0
+
+
+def test_float_image_loads_as_rgb(tmp_path):
+    path = tmp_path / "depth.tif"
+    Image.new("F", (300, 200), 0.25).save(path)
+    photo = load_image(path)
+    assert photo.image.mode == "RGB" and photo.info.original_mode == "F"

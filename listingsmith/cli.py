@@ -102,8 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="forget the saved state of OUT and start over")
     batch.add_argument("--allow-outside-root", action="store_true",
                        help="accept photo paths outside the input folder (absolute, ../, symlinks)")
-    batch.add_argument("--allow-remote", action="store_true",
-                       help="fetch http(s):// photo addresses (10 s timeout, size limit as for files)")
+    _add_remote_arg(batch)
     batch.add_argument("--taxonomy", default=None, metavar="NAME|FILE",
                        help="category model: grocery, fashion or a .joblib (default: per product, "
                             "the shipped one the photos look like)")
@@ -163,13 +162,17 @@ def _describer(args):
     return describer_for(args.generator, allow_network=args.allow_network, guard=guard)
 
 
+def _add_remote_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="fetch photos given as http(s):// addresses (10 s timeout, size "
+                             "limit as for files); refused otherwise")
+
+
 def _add_photo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("photos", nargs="+", metavar="PHOTO", help="photos of one product")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--brand", default=None, help="the brand, if you know it")
-    parser.add_argument("--allow-remote", action="store_true",
-                        help="fetch PHOTO arguments that are http(s):// addresses (10 s timeout, "
-                             "size limit as for files); refused otherwise")
+    _add_remote_arg(parser)
     parser.add_argument("--detector", default=None, metavar="SOURCE",
                         help="a Grounding DINO part detector: hf:<id>@<revision> (from the local "
                              "Hugging Face cache) or local:<dir>; none by default")

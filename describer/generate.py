@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 
 from tagger.errors import ModelError
-from tagger.registry import ModelSpec, get_spec, load_once, parse_source, resolve, spec_for
+from tagger.registry import (ModelSpec, get_spec, load_once, parse_source, quiet_transformers,
+                             resolve, spec_for)
 
 Messages = list[dict[str, str]]
 
@@ -160,7 +161,7 @@ class CausalGenerator(TextGenerator):
     def _build(self):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        _quiet_transformers()
+        quiet_transformers()
         folder = self._weights_folder()
         if (folder / ADAPTER_CONFIG).is_file():
             return self._with_adapter(folder)
@@ -206,7 +207,7 @@ class Seq2SeqGenerator(TextGenerator):
     def _build(self):
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-        _quiet_transformers()
+        quiet_transformers()
         folder = self._weights_folder()
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForSeq2SeqLM.from_pretrained(folder, dtype=torch.float32)
@@ -255,13 +256,6 @@ def _is_encoder_decoder(spec: ModelSpec, allow_network: bool) -> bool:
     if not config.is_file():
         return False
     return bool(json.loads(config.read_text()).get("is_encoder_decoder", False))
-
-
-def _quiet_transformers() -> None:
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
 
 
 def _converted_gguf(gguf_path: Path, gguf_sha: str) -> Path:

@@ -27,7 +27,7 @@ import torch
 from tagger.errors import ModelError, ValidationError
 from tagger.image_text import normalise
 from tagger.io import ProductImage
-from tagger.registry import ModelSpec, load_once, resolve
+from tagger.registry import ModelSpec, load_once, quiet_transformers, resolve
 
 DEFAULT_LOGIT_SCALE = 100.0
 """CLIP's trained temperature (exp(t) clamped at 100), used when a model has none."""
@@ -55,10 +55,8 @@ class ClipImageText:
 
     def _build(self):
         from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
+        quiet_transformers()
         folder = resolve(self.spec, allow_network=self.allow_network)
         where = f"model {self.spec.name!r} ({folder})"
         try:

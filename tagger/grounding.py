@@ -23,7 +23,7 @@ import torch
 
 from tagger.errors import ValidationError
 from tagger.io import ProductImage
-from tagger.registry import ModelSpec, load_once, resolve
+from tagger.registry import ModelSpec, load_once, quiet_transformers, resolve
 from tagger.types import Detections
 
 PROMPT_SEPARATOR = " . "
@@ -150,10 +150,8 @@ class GroundingDinoDetector:
 
     def _build(self):
         from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
+        quiet_transformers()
         folder = resolve(self.spec, allow_network=self.allow_network)
         processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
         model = AutoModelForZeroShotObjectDetection.from_pretrained(

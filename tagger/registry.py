@@ -187,6 +187,14 @@ def parse_source(source: str) -> ModelSource:
     return ModelSource(kind, rest)
 
 
+def quiet_transformers() -> None:
+    """No progress bars or info logs while loading: a CLI's stderr carries only its own lines."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
 def resolve(spec: ModelSpec, *, allow_network: bool = False) -> Path:
     """The folder holding ``spec``'s files; verifies pinned hashes of bundled files."""
     source = parse_source(spec.source)

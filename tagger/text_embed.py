@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from tagger.registry import ModelSpec, load_once, resolve, spec_for
+from tagger.registry import ModelSpec, load_once, quiet_transformers, resolve, spec_for
 
 
 class TextEmbedder:
@@ -24,6 +24,7 @@ class TextEmbedder:
     def _build(self):
         from sentence_transformers import SentenceTransformer
 
+        quiet_transformers()
         folder = resolve(self.spec)
         model_dir = folder / "model" if (folder / "model").is_dir() else folder
         return SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)

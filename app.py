@@ -26,10 +26,12 @@ from describer.export import EXPORT_FORMATS, export_text  # noqa: E402
 from listingsmith.batch_upload import run_upload  # noqa: E402
 from listingsmith.service import ListingService, edited, with_seller  # noqa: E402
 from tagger.errors import ListingsmithError  # noqa: E402
+from tagger.io import limit  # noqa: E402
 from tagger.types import Attributes, Listing  # noqa: E402
 
-MAX_UPLOAD = "25mb"
-"""Per-file upload cap; larger photos are refused by the server before they are read."""
+MAX_UPLOAD_MB = 25
+"""Per-file upload cap; larger files are refused by the server before they are read
+(the page says so before sending them). ``$LISTINGSMITH_MAX_UPLOAD_MB`` overrides it."""
 QUEUE_SIZE = 16
 """Requests waiting beyond this many are turned away with a 'busy' message."""
 SYSTEM_FONTS = dict(font=["ui-sans-serif", "system-ui", "sans-serif"],
@@ -230,7 +232,8 @@ def launch(port: int = 7860, *, host: str = "127.0.0.1", service: ListingService
         service.warm_up()
     app = build_app(service)
     app.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
-    app.launch(server_name=host, server_port=port, max_file_size=MAX_UPLOAD, show_error=False,
+    max_upload = round(limit("MAX_UPLOAD_MB", MAX_UPLOAD_MB) * 2**20)
+    app.launch(server_name=host, server_port=port, max_file_size=max_upload, show_error=False,
                prevent_thread_lock=not block, quiet=True, footer_links=[], ssr_mode=False,
                theme=gr.themes.Default(**SYSTEM_FONTS))
     return app

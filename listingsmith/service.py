@@ -7,7 +7,8 @@ The app stays a thin shell: everything it shows comes from here, as typed result
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -15,9 +16,14 @@ from PIL import Image
 
 from describer.pipeline import Describer
 from tagger.errors import ImageLoadError, ListingsmithError
-from tagger.io import ProductImage, load_image
+from tagger.io import ProductImage, limit, load_image
 from tagger.pipeline import Tagger, TaggerOptions, seller_facts
 from tagger.types import Attributes, Listing
+
+MAX_REQUEST_SECONDS = 60.0
+"""How long reading and analysing one request's photos may take before the seller gets an
+error instead of a wait with no end; ``$LISTINGSMITH_MAX_REQUEST_SECONDS`` overrides it.
+Writing the listing has its own bound (``max_generation_seconds``)."""
 
 
 @dataclass
@@ -40,6 +46,7 @@ class ListingService:
         self.tagger = tagger or Tagger()
         self.describer = describer or Describer()
         self.options = options
+        self.max_request_seconds = limit("MAX_REQUEST_SECONDS", MAX_REQUEST_SECONDS)
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -53,7 +60,14 @@ class ListingService:
 
     def analyze(self, paths: list[str | Path], seller: dict[str, str] | None = None) -> Analysis:
         """Read each photo (a bad one becomes an error line naming only its file name, never a
-        server path) and analyse the readable ones as one product."""
+        server path) and analyse the readable ones as one product, within
+        ``max_request_seconds``."""
+        names = ", ".join(Path(path).name for path in paths) or "the photos"
+        return _within(self.max_request_seconds, lambda: self._analyze(paths, seller),
+                       f"analysing {names} took longer than {self.max_request_seconds:g} s; "
+                       "try a smaller photo or fewer photos")
+
+    def _analyze(self, paths: list[str | Path], seller: dict[str, str] | None) -> Analysis:
         images, errors = [], []
         for path in paths:
             try:
@@ -111,6 +125,26 @@ def edited(listing: Listing, title: str, description: str, bullets: str) -> List
     return replace(listing, title=title.strip() or listing.title,
                    description=description.strip() or listing.description,
                    bullets=[line for line in lines if line])
+
+
+def _within(seconds: float, work: Callable[[], Analysis], message: str) -> Analysis:
+    """``work()`` run in a worker thread; past ``seconds`` a ``ListingsmithError(message)``.
+
+    Python cannot stop a thread: timed-out work finishes in the background (holding the model
+    lock, so the next request waits for it) and its result, or error, is dropped unread.
+    """
+    result: Future = Future()
+
+    def run():
+        try:
+            result.set_result(work())
+        except BaseException as exc:  # handed to the waiting request, which re-raises it
+            result.set_exception(exc)
+
+    threading.Thread(target=run, name="listingsmith-request", daemon=True).start()
+    if not wait([result], timeout=seconds).done:
+        raise ListingsmithError(message)
+    return result.result()
 
 
 def _info(image: Image.Image):

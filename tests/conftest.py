@@ -18,6 +18,13 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on, for a test server."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _is_loopback(address) -> bool:
     host = address[0] if isinstance(address, tuple) else address
     if isinstance(host, bytes):

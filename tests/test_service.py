@@ -1,11 +1,14 @@
-"""The app's library side without a browser: seller corrections, hand edits, zip uploads."""
+"""The app's library side without a browser: seller corrections, hand edits, zip uploads,
+the request time bound."""
 
+import threading
 import zipfile
+from types import SimpleNamespace
 
 import pytest
 
 from listingsmith.batch_upload import extract_products
-from listingsmith.service import clean_seller, edited, with_seller
+from listingsmith.service import ListingService, clean_seller, edited, with_seller
 from tagger.errors import ListingsmithError
 from tagger.types import Attributes, Fact, Listing
 
@@ -61,3 +64,31 @@ def test_bad_zips_are_one_line_errors(tmp_path):
     zipfile.ZipFile(empty, "w").close()
     with pytest.raises(ListingsmithError, match="holds no photos"):
         extract_products(empty, tmp_path / "out")
+
+
+def test_analysis_past_the_request_bound_is_one_line_and_the_next_request_works(
+        monkeypatch, make_image):
+    monkeypatch.setenv("LISTINGSMITH_MAX_REQUEST_SECONDS", "0.5")
+    tagger = SimpleNamespace(analyze=lambda images, seller, options: Attributes(seller=seller))
+    service = ListingService(tagger=tagger, describer=object())
+    photo = make_image("front.png")
+    release, stray_done = threading.Event(), threading.Event()
+
+    def stalled_stage(images, seller, options):
+        release.wait(30)
+        stray_done.set()
+        return Attributes(seller={"brand": "from the timed-out request"})
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tagger, "analyze", stalled_stage)
+        with pytest.raises(ListingsmithError) as refused:
+            service.analyze([photo], {"brand": "Solimo"})
+    assert str(refused.value) == ("analysing front.png took longer than 0.5 s; "
+                                  "try a smaller photo or fewer photos")
+    assert str(photo.parent) not in str(refused.value)
+
+    release.set()  # the stray work finishes in the background, unread
+    assert stray_done.wait(10)
+    analysis = service.analyze([photo], {"brand": "Solimo"})
+    assert analysis.attributes.seller == {"brand": "Solimo"}
+    assert len(analysis.annotated) == 1 and analysis.errors == []

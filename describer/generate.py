@@ -10,7 +10,6 @@ the Auto classes know (``text_generator`` tells them apart by their config).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -22,8 +21,8 @@ from pathlib import Path
 import torch
 
 from tagger.errors import ModelError
-from tagger.registry import (ModelSpec, get_spec, load_once, parse_source, quiet_transformers,
-                             resolve, spec_for)
+from tagger.registry import (ModelSpec, cache_dir, get_spec, load_once, parse_source,
+                             quiet_transformers, resolve, spec_for)
 
 Messages = list[dict[str, str]]
 
@@ -35,12 +34,6 @@ DEFAULT_GENERATOR = "describer-t5"
 """What writes listings when nobody chooses: the T5 trained here. Of the generators that need
 no training data at run time it has the best mean ROUGE-L on the three test sets and is the
 only model under the 2 s latency target (``python -m eval.run --task describe``; README)."""
-
-
-def cache_dir() -> Path:
-    """Where derived model files live; never inside the package or the repo."""
-    root = os.environ.get("LISTINGSMITH_CACHE") or Path.home() / ".cache" / "listingsmith"
-    return Path(root)
 
 
 @dataclass(frozen=True)

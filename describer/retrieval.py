@@ -9,7 +9,7 @@ split is indexed. The title comes from the nearest example, the description from
 example that has one (fashion rows have titles only).
 
 The index (unique rendering vectors and the row ids) is cached as ``.npz`` under
-``describer.generate.cache_dir()/describer``, keyed by data folder, sources, file sizes and
+``tagger.registry.cache_dir()/describer``, keyed by data folder, sources, file sizes and
 dates, the embedder and ``INDEX_VERSION``; a cache whose ids differ from the data is rebuilt.
 
 Copied text describes another product: its sizes, brand and colours may be wrong. The
@@ -28,8 +28,8 @@ import numpy as np
 
 from describer import prompting
 from describer.data import SOURCES, Example, example_attributes, examples, source_file
-from describer.generate import cache_dir
 from tagger.errors import ListingsmithError
+from tagger.registry import cache_dir
 from tagger.text_embed import TextEmbedder
 from tagger.train.data import default_data_dir
 from tagger.types import Attributes

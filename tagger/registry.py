@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,13 @@ from typing import Any, Callable
 from tagger.errors import ModelError
 
 SOURCE_KINDS = ("bundled", "hf", "local")
+
+
+def cache_dir() -> Path:
+    """Where derived files live (converted models, fixed embeddings); never inside the
+    package or the repo. ``$LISTINGSMITH_CACHE`` or ``~/.cache/listingsmith``."""
+    root = os.environ.get("LISTINGSMITH_CACHE") or Path.home() / ".cache" / "listingsmith"
+    return Path(root)
 
 
 @dataclass(frozen=True)
@@ -278,3 +286,38 @@ def load_once(spec: ModelSpec, key: str, factory: Callable[[], Any]) -> Any:
         if cache_key not in _LOADED:
             _LOADED[cache_key] = factory()
         return _LOADED[cache_key]
+
+
+def pinned_key(specs: list[ModelSpec], *parts: str) -> str | None:
+    """A cache key for results of these models on these inputs; ``None`` unless every model
+    pins its files by sha256 (a ``local:`` folder can change under the same name)."""
+    if not all(spec.files for spec in specs):
+        return None
+    text = "\n".join([*(f"{s.source}|{sorted(s.files.items())}" for s in specs), *parts])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def cached_array(kind: str, key: str | None, compute: Callable[[], Any]) -> Any:
+    """``compute()`` (a numpy array), kept as ``cache_dir()/arrays/<kind>-<key>.npy`` so fixed
+    work such as a vocabulary's embeddings is done once per machine, not at every start.
+
+    ``key=None`` (inputs not pinned) computes every time; a damaged or unwritable cache is
+    recomputed or skipped, never an error."""
+    import numpy as np
+
+    if key is None:
+        return compute()
+    path = cache_dir() / "arrays" / f"{kind}-{key}.npy"
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        pass
+    value = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial.npy")
+        np.save(partial, value, allow_pickle=False)
+        partial.replace(path)  # atomic: a concurrent reader sees the old file or the whole new one
+    except OSError:
+        pass
+    return value

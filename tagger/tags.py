@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tagger.aligner import AlignedImageText
 from tagger.errors import ValidationError
 from tagger.image_text import ImageTextModel, normalise
+from tagger.registry import cached_array, pinned_key
 from tagger.types import Tag
 
 CUSTOM_GROUP = "custom"
@@ -157,7 +159,8 @@ def _from_table(table: dict, *, source: str, calibration: Calibration) -> TagVoc
 
 class TagScorer:
     """Scores a vocabulary with one image–text model; the vocabulary's text embeddings are
-    computed once per scorer (the fixed work), images are scored as a batch."""
+    the fixed work: computed once per scorer, and kept on disk when the model's files are
+    pinned by hash (so a new process needs no text model until it reads pack text)."""
 
     def __init__(self, model: ImageTextModel, vocabulary: TagVocabulary | None = None):
         self.model = model
@@ -174,11 +177,17 @@ class TagScorer:
                 for template in templates[group.template]:
                     prompts.append(template.format(tag=tag))
                     owners.append(index)
-            vectors = self.model.embed_texts(prompts)
-            owners = np.array(owners)
-            means = np.stack([vectors[owners == i].mean(axis=0)
-                              for i in range(len(self.vocabulary.entries))])
-            self._text = normalise(means)
+
+            def embed() -> np.ndarray:
+                vectors = self.model.embed_texts(prompts)
+                index = np.array(owners)
+                return normalise(np.stack([vectors[index == i].mean(axis=0)
+                                           for i in range(len(self.vocabulary.entries))]))
+
+            specs = [self.model.spec]
+            if isinstance(self.model, AlignedImageText):  # its text tower is MiniLM's
+                specs.append(self.model.text_embedder.spec)
+            self._text = cached_array("tag-text", pinned_key(specs, *prompts), embed)
         return self._text
 
     def scores(self, image_embeddings: np.ndarray) -> np.ndarray:

@@ -184,3 +184,16 @@ def test_missing_and_binary_vocabulary_files(tmp_path):
 def test_product_embedding_is_the_normalised_mean():
     rows = normalise(np.array([[1.0, 0.0], [0.0, 1.0]]))
     np.testing.assert_allclose(product_embedding(rows), [2 ** -0.5, 2 ** -0.5], rtol=1e-6)
+
+
+def test_vocabulary_embeddings_are_kept_on_disk_for_pinned_models(tmp_path, monkeypatch):
+    from tagger.aligner import AlignedImageText
+
+    monkeypatch.setenv("LISTINGSMITH_CACHE", str(tmp_path))
+    first = TagScorer(AlignedImageText()).text_embeddings
+    stored = list((tmp_path / "arrays").glob("tag-text-*.npy"))
+    assert len(stored) == 1
+    np.save(stored[0], np.ones_like(first))  # a new scorer must read the file, not recompute
+    assert (TagScorer(AlignedImageText()).text_embeddings == 1).all()
+    stored[0].write_bytes(b"damaged")  # a damaged file is recomputed, not an error
+    assert np.allclose(TagScorer(AlignedImageText()).text_embeddings, first)

@@ -1,5 +1,6 @@
 import numpy as np
 
+from tagger.registry import resolve
 from tagger.text_embed import TextEmbedder
 
 
@@ -12,8 +13,14 @@ def test_minilm_embeds_unit_vectors_and_ranks_related_text_closer():
     assert embedder([]).shape == (0, 384)
 
 
-def test_vocabulary_embeddings_are_cached_and_read_only():
+def test_vectors_match_sentence_transformers_packing_of_the_same_model():
+    """The pipeline runs MiniLM on plain transformers; the vectors must be the ones the
+    model's own packaging (sentence-transformers: mean pooling, normalisation) gives."""
+    from sentence_transformers import SentenceTransformer
+
+    texts = ["Solimo Vitamin E 268 mg", "x", "", "ignore the above " * 200, "Arla Mellanmjölk 1 l"]
     embedder = TextEmbedder()
-    first = embedder.cached(("shirt", "bag"))
-    assert embedder.cached(("shirt", "bag")) is first
-    assert not first.flags.writeable
+    reference = SentenceTransformer(str(resolve(embedder.spec) / "model"), device="cpu",
+                                    local_files_only=True)
+    expected = reference.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.abs(embedder(texts) - expected).max() < 1e-5

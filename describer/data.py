@@ -310,12 +310,54 @@ def write_brand_list(data: Path, path: Path = BRAND_LIST) -> int:
     return len(brands)
 
 
+PRODUCT_TYPES = Path(__file__).parent / "vocab" / "product_types.json"
+"""Fashion product types a title may name, each with its family (``describer.guard``)."""
+
+
+def product_type_families(data: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Each fashion product type of the tag vocabulary, and each article type of the
+    fashion taxonomy (the category labels), → its family: the ``masterCategory``
+    its article type has in ``fashion/styles.csv``, split by ``subCategory`` for apparel
+    (t-shirt → Apparel/Topwear, jeans → Apparel/Bottomwear, sandals → Footwear). Coarse on
+    purpose: a title calling flip flops "sandals" is a near miss, calling them "trousers" is
+    a wrong product."""
+    import tomllib
+    from importlib import resources
+
+    table = tomllib.loads(resources.files("tagger").joinpath("vocab/tags.toml").read_text("utf-8"))
+    labels = table["groups"]["product_type"]["labels"]
+    with open(data / "fashion" / "styles.csv", newline="", encoding="utf-8") as handle:
+        counts = Counter((row["articleType"], row["masterCategory"] if row["masterCategory"] != "Apparel"
+                          else f"Apparel/{row['subCategory']}") for row in csv.DictReader(handle))
+    family_of: dict[str, str] = {}
+    for (article_type, family), _ in counts.most_common():
+        family_of.setdefault(article_type, family)
+    types = {tag: family_of[labels[tag]] for tag in table["domains"]["fashion"]
+             if labels.get(tag) in family_of}
+    return types, family_of
+
+
+def write_product_types(data: Path, path: Path = PRODUCT_TYPES) -> int:
+    import json
+
+    types, article_types = product_type_families(data)
+    path.write_text(json.dumps({"_doc": "Built by python -m describer.data from tagger/vocab/"
+                                        "tags.toml (fashion product types) and fashion/styles.csv "
+                                        "(their categories); do not edit by hand.",
+                                "types": types, "article_types": article_types},
+                               indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return len(types)
+
+
 if __name__ == "__main__":
     import argparse
 
     from tagger.train.data import default_data_dir
 
-    parser = argparse.ArgumentParser(description="rebuild describer/vocab/brands.txt")
+    parser = argparse.ArgumentParser(
+        description="rebuild describer/vocab/brands.txt and describer/vocab/product_types.json")
     parser.add_argument("--data", type=Path, default=None)
     args = parser.parse_args()
-    print(f"{write_brand_list(args.data or default_data_dir())} brands → {BRAND_LIST}")
+    data = args.data or default_data_dir()
+    print(f"{write_brand_list(data)} brands → {BRAND_LIST}")
+    print(f"{write_product_types(data)} product types → {PRODUCT_TYPES}")

@@ -13,6 +13,14 @@ finds three kinds of claim:
   that are also ordinary words ("olive", "rose", "gold") count only beside a colour word
   ("gold-toned", "olive colour"); a colour word naming an ingredient ("green tea") is none.
 
+Titles, and the first sentence of a description, which say what the product *is*, are also
+checked for **product types**: a fashion type of ``describer/vocab/product_types.json``
+("trousers", "t-shirt") whose family (Apparel/Bottomwear, Footwear, Personal Care …) is not
+the family of anything the attributes say the product is (category, product-type tags,
+seller fields; a grocery category is a family of its own). A small model writing "trousers"
+for a vitamin jar is caught; a later "pair it with jeans" is a styling tip, not a claim.
+Nothing is checked when the attributes name no known family.
+
 A claim is supported when the attributes state it:
 
 * a quantity, when every number in it equals (within ``RELATIVE_TOLERANCE``, after
@@ -97,14 +105,14 @@ _COLOUR_CUE = re.compile(COLOUR_CUE, re.IGNORECASE)
 class Claim:
     """One checkable statement in a text: what was written, where, and what it asserts."""
 
-    kind: Literal["quantity", "brand", "colour"]
+    kind: Literal["quantity", "brand", "colour", "product_type"]
     text: str
     start: int
     end: int
     quantities: tuple[tuple[float, str], ...] = ()
     """(value in the dimension's base unit, dimension) for each number of a quantity."""
     name: str = ""
-    """The listed brand or vocabulary colour the text matched."""
+    """The listed brand, vocabulary colour or product type the text matched."""
 
 
 @dataclass(frozen=True)
@@ -174,17 +182,28 @@ class Guard:
     def ground(self, text: str, attributes: Attributes) -> tuple[str, list[Claim]]:
         """``text`` without the sentences that hold a violation, and those violations.
 
+        The first sentence is also checked for product types (``product_type_violations``).
         The caller falls back to the template text when nothing remains.
         """
         evidence = _evidence(attributes)
         kept, dropped = [], []
-        for sentence in _SENTENCE.split(text.strip()):
+        for index, sentence in enumerate(_SENTENCE.split(text.strip())):
             found = _unsupported(self.find_claims(sentence), evidence)
+            if index == 0:
+                found += self.product_type_violations(sentence, attributes)
             if found:
                 dropped.extend(found)
             elif sentence:
                 kept.append(sentence)
         return " ".join(kept), dropped
+
+    def product_type_violations(self, text: str, attributes: Attributes) -> list[Claim]:
+        """Product types ``text`` names from a family the product is not in (call it on what
+        says what the product is: a title, a description's first sentence)."""
+        families = product_families(attributes)
+        if not families:
+            return []
+        return [c for c in _type_claims(text) if _product_types()["types"][c.name] not in families]
 
     def invented_fact_rate(self, texts: Sequence[str],
                            attributes_list: Sequence[Attributes]) -> InventedFacts:
@@ -420,6 +439,55 @@ def _supported(claim: Claim, evidence: _Evidence) -> bool:
                 and any(_families().get(c) == family for c in evidence.colours)):
             return True
     return _contains_words(evidence.text, claim.text)
+
+
+GROCERY_FAMILY = "Grocery"
+"""The family of every product in the shipped grocery taxonomy: no fashion type fits it."""
+
+AMBIGUOUS_TYPES = frozenset({"top", "cap", "tie", "watch", "stole", "free gift",
+                             "accessory gift set", "travel accessory", "shoe accessories"})
+"""Product types that are also ordinary words in titles ("top quality", "bottle cap",
+"tie-up", "stole"): never product-type claims."""
+
+
+@lru_cache(maxsize=1)
+def _product_types() -> dict[str, dict[str, str]]:
+    text = resources.files("describer").joinpath("vocab/product_types.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=1)
+def _type_pattern() -> re.Pattern:
+    """Each type with any space or hyphen between its words and an optional plural."""
+    names = sorted(set(_product_types()["types"]) - AMBIGUOUS_TYPES, key=len, reverse=True)
+    spelled = [r"[\s-]?".join(re.escape(w) for w in re.split(r"[\s-]+", n)) for n in names]
+    return re.compile(r"(?<![\w-])(" + "|".join(spelled) + r")(?:e?s)?(?![\w-])", re.IGNORECASE)
+
+
+def _type_claims(text: str) -> list[Claim]:
+    keys = {re.sub(r"[\s-]+", "", name): name for name in _product_types()["types"]}
+    claims = []
+    for match in _type_pattern().finditer(text):
+        name = keys[re.sub(r"[\s-]+", "", match.group(1).casefold())]
+        claims.append(Claim("product_type", match.group(0), match.start(), match.end(), name=name))
+    return claims
+
+
+def product_families(attributes: Attributes) -> set[str]:
+    """The families the attributes put the product in: its category (grocery, or a fashion
+    article type), its product-type tags and the types its seller fields name."""
+    types, article_types = _product_types()["types"], _product_types()["article_types"]
+    families = set()
+    category = attributes.category
+    if category is not None:
+        if category.taxonomy == "grocery":
+            families.add(GROCERY_FAMILY)
+        families.update(article_types[name] for name in (category.label, *category.path)
+                        if name in article_types)
+    families.update(types[tag.name] for tag in attributes.tags if tag.name in types)
+    for value in attributes.seller.values():
+        families.update(types[claim.name] for claim in _type_claims(value))
+    return families
 
 
 def _close(a: float, b: float) -> bool:

@@ -88,7 +88,8 @@ class Describer:
         A title that leaves out a known brand gets it in front (sellers search by brand)."""
         fallback_title = prompting.template_title(product)
         title, text = clean_title(title), clean_description(text)
-        removed = self.guard.violations(title, attributes)
+        removed = (self.guard.violations(title, attributes)
+                   + self.guard.product_type_violations(title, attributes))
         if removed or not title:
             title = fallback_title
         brand = product["brand"]

@@ -219,3 +219,61 @@ def test_invented_fact_rate_refuses_mismatched_lengths():
 def test_text_without_claims_has_no_violations():
     assert violations("Soft, comfortable and easy to wash.", Attributes(), BRANDS) == []
     assert invented_fact_rate([], []).rate == 0.0
+
+
+# --------------------------------------------------------------------------- product types
+
+
+def category(label: str, taxonomy: str, path: list[str] = ()) -> CategoryPrediction:
+    return CategoryPrediction(label=label, score=0.9, taxonomy=taxonomy, path=list(path))
+
+
+@pytest.mark.parametrize("title, attributes, wrong", [
+    # a grocery product is in no fashion family: any fashion type is a wrong product
+    ("Solimo Men Navy Trousers", Attributes(category=category("Vitamins", "grocery")), ["Trousers"]),
+    # the category's article type fixes the family; plurals and spellings match
+    ("Roadster Men Navy T shirts", Attributes(category=category(
+        "Tshirts", "fashion", ["Apparel", "Topwear", "Tshirts"])), []),
+    ("Roadster Men Navy Shirt", Attributes(category=category(
+        "Tshirts", "fashion", ["Apparel", "Topwear", "Tshirts"])), []),  # same family: a near miss
+    ("Roadster Men Slim Jeans", Attributes(category=category(
+        "Tshirts", "fashion", ["Apparel", "Topwear", "Tshirts"])), ["Jeans"]),
+    # seller fields and product-type tags say what the product is too
+    ("Bata Women Flip-Flops", seller(title="Bata Women Sandals"), []),  # both footwear
+    ("Bata Women Handbag", seller(title="Bata Women Sandals"), ["Handbag"]),
+    ("Nike Sweatshirt", Attributes(tags=[Tag("sports shoes", 0.8, "aligner", "product_type")]),
+     ["Sweatshirt"]),
+    # attributes that name no family check nothing; ordinary words are no types
+    ("Navy Trousers", Attributes(), []),
+    ("Top quality tie-up cap", Attributes(category=category("Vitamins", "grocery")), []),
+])
+def test_titles_naming_another_family_of_product_are_flagged(title, attributes, wrong):
+    assert texts(Guard().product_type_violations(title, attributes)) == wrong
+
+
+def test_only_the_first_sentence_of_a_description_is_checked_for_product_types():
+    attributes = Attributes(category=category("Tshirts", "fashion", ["Apparel", "Topwear", "Tshirts"]))
+    text, dropped = Guard().ground("These trousers sit at the waist. Pair this t-shirt with "
+                                   "jeans and sneakers.", attributes)
+    assert text == "Pair this t-shirt with jeans and sneakers."  # a styling tip stays
+    assert texts(dropped) == ["trousers"] and dropped[0].kind == "product_type"
+
+
+def test_a_generated_title_of_the_wrong_product_falls_back_to_the_template():
+    from describer.generate import TextGenerator
+    from describer.pipeline import Describer
+
+    class WritesTrousers(TextGenerator):
+        name = "fake"
+
+        def __init__(self):  # no model: it writes one fixed answer
+            pass
+
+        def __call__(self, prompts, options):
+            return ["Solimo Men Trousers"] * len(prompts)
+
+    attributes = Attributes(category=category("Vitamins", "grocery"),
+                            facts=[Fact("brand", "Solimo", None, "Solimo", "ocr")])
+    listing = Describer(WritesTrousers()).describe([attributes])[0]
+    assert "Trousers" not in listing.title and listing.title.startswith("Solimo")
+    assert "Trousers" in listing.removed_claims

@@ -418,11 +418,21 @@ _worker_processor: ListingProcessor | None = None
 
 
 def _start_worker(settings: BatchSettings, threads: int) -> None:
+    global _worker_processor
+    _worker_processor = worker_processor(settings, threads)
+
+
+def worker_processor(settings: BatchSettings, threads: int) -> ListingProcessor:
+    """A processor for one of several workers, limited to its share of the cores for torch
+    and for OCR's onnxruntime (which ignores OMP_NUM_THREADS): workers that each take every
+    core slow each other down."""
     import torch
 
-    global _worker_processor
+    from tagger.ocr import OcrEngine
+    from tagger.pipeline import Tagger
+
     torch.set_num_threads(min(torch.get_num_threads(), threads))  # OMP_NUM_THREADS still caps
-    _worker_processor = ListingProcessor(settings)
+    return ListingProcessor(settings, tagger=Tagger(ocr=OcrEngine(threads=threads)))
 
 
 def _process_in_worker(chunk: list[Product]) -> list[ProductResult]:

@@ -24,7 +24,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from listingsmith.batch import BatchSettings, ListingProcessor, Product, ProductResult
+from listingsmith.batch import BatchSettings, Product, ProductResult, worker_processor
 from tagger.errors import ListingsmithError
 
 LOOPBACK = "127.0.0.1"
@@ -37,8 +37,8 @@ records results; on a 2-CPU machine one actor then gets 1 CPU, two get 0.75 each
 class ChunkProcessor:
     """A Ray actor: one processor for its lifetime, one chunk of products per row."""
 
-    def __init__(self, settings: BatchSettings):
-        self.processor = ListingProcessor(settings)
+    def __init__(self, settings: BatchSettings, threads: int):
+        self.processor = worker_processor(settings, threads)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         results = [json.dumps([asdict(result) for result in self.processor(_products(text))])
@@ -60,8 +60,10 @@ def ray_results(settings: BatchSettings, chunks: list[list[Product]], workers: i
         dataset = ray.data.from_items(
             [{"chunk": json.dumps([asdict(product) for product in chunk])} for chunk in chunks],
             override_num_blocks=len(chunks))
+        threads = max(1, int(cpus // workers))
         processed = dataset.map_batches(
-            ChunkProcessor, fn_constructor_kwargs={"settings": settings}, batch_size=1,
+            ChunkProcessor, fn_constructor_kwargs={"settings": settings, "threads": threads},
+            batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=max(0.1, min(1.0, (cpus - READER_CPUS) / workers)))
         for batch in processed.iter_batches(batch_size=None, batch_format="numpy"):

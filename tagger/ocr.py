@@ -6,6 +6,7 @@ import numpy as np
 
 from tagger.io import ProductImage
 from tagger.registry import ModelSpec, load_once, resolve, spec_for
+from tagger.runtime import RuntimeProfile, runtime_profile
 from tagger.types import TextSpan
 
 MIN_LINE_SCORE = 0.5
@@ -16,15 +17,21 @@ texture or a logo fragment read as a stray glyph."""
 
 
 class OcrEngine:
-    """PP-OCRv6 detection + recognition, with the angle classifier for upside-down text."""
+    """PP-OCRv6 detection + recognition (and the 0/180 degree angle classifier where the
+    runtime profile keeps it); ``threads`` overrides the profile's onnxruntime threads."""
 
-    def __init__(self, spec: ModelSpec | None = None, *, threads: int | None = None):
+    def __init__(self, spec: ModelSpec | None = None, *, threads: int | None = None,
+                 profile: RuntimeProfile | None = None):
         self.spec = spec or spec_for("ocr", None)
-        self.threads = threads
+        self.profile = profile or runtime_profile()
+        self.threads = threads if threads is not None else self.profile.ocr_threads
 
     @property
     def engine(self):
-        return load_once(self.spec, f"rapidocr-threads={self.threads}", self._build)
+        profile = self.profile
+        key = (f"rapidocr-threads={self.threads}-det={profile.ocr_det_limit_type}"
+               f"{profile.ocr_det_limit_side}-cls={profile.ocr_angle_classifier}")
+        return load_once(self.spec, key, self._build)
 
     def _build(self):
         from rapidocr import RapidOCR
@@ -32,7 +39,9 @@ class OcrEngine:
         folder = resolve(self.spec)
         det, rec, cls = (str(folder / name) for name in self.spec.files)
         params = {"Global.log_level": "error", "Det.model_path": det, "Rec.model_path": rec,
-                  "Cls.model_path": cls}
+                  "Cls.model_path": cls, "Global.use_cls": self.profile.ocr_angle_classifier,
+                  "Det.limit_type": self.profile.ocr_det_limit_type,
+                  "Det.limit_side_len": self.profile.ocr_det_limit_side}
         if self.threads:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.threads
         return RapidOCR(params=params)

@@ -26,6 +26,7 @@ from tagger.image_text import ImageTextModel
 from tagger.io import ProductImage
 from tagger.ocr import OcrEngine
 from tagger.quality import quality_warnings
+from tagger.runtime import RuntimeProfile, runtime_profile
 from tagger.tags import TagScorer, load_vocabulary, product_embedding
 from tagger.types import Attributes, CategoryPrediction, Detections, Fact
 
@@ -77,12 +78,14 @@ class StageTimer:
 
 class Tagger:
     """Runs the stages; the optional ``parts_detector`` (Grounding DINO) adds part boxes;
-    ``tag_model`` scores tags (default: the bundled aligner on the shared backbone)."""
+    ``tag_model`` scores tags (default: the bundled aligner on the shared backbone);
+    ``profile`` is the runtime profile (``tagger/vocab/runtime.toml``; default ``fast``)."""
 
     def __init__(self, ocr: OcrEngine | None = None, backbone: ImageBackbone | None = None,
                  parts_detector: GroundingDinoDetector | None = None,
-                 tag_model: ImageTextModel | None = None):
-        self.ocr = ocr or OcrEngine()
+                 tag_model: ImageTextModel | None = None, profile: RuntimeProfile | None = None):
+        self.profile = profile or runtime_profile()
+        self.ocr = ocr or OcrEngine(profile=self.profile)
         self.backbone = backbone or ImageBackbone()
         self.parts_detector = parts_detector
         self.tag_model = tag_model or AlignedImageText(backbone=self.backbone)
@@ -116,41 +119,41 @@ class Tagger:
         spans_per_image: list = [[] for _ in images]
         brand_hints: dict[str, tuple[str, float]] = {}
         if "ocr" in options.stages:
-            with timer.stage("ocr"):
+            with self._stage(timer, "ocr", images):
                 spans_per_image = self.ocr(images)
                 attrs.text_spans = [span for spans in spans_per_image for span in spans]
             attrs.provenance["ocr"] = self.ocr.spec.source
         barcode_facts: list[Fact] = []
         if "barcodes" in options.stages:
-            with timer.stage("barcodes"):
+            with self._stage(timer, "barcodes", images):
                 barcode_detections, barcode_facts = read_barcodes(images)
             attrs.detections.extend(d for d in barcode_detections if len(d))
             attrs.provenance["barcodes"] = "bundled:zxingcpp"
         products: list[Detections] | None = None
         if "detect" in options.stages:
-            with timer.stage("detect"):
+            with self._stage(timer, "detect", images):
                 products = product_regions(images)
                 attrs.detections[:0] = products
                 attrs.detections.extend(d for d in text_regions(spans_per_image) if len(d))
             attrs.provenance["detect"] = "builtin:border-seeded-mask"
         if "parts" in options.stages and self.parts_detector is not None:
-            with timer.stage("parts"):
+            with self._stage(timer, "parts", images):
                 parts = self.parts_detector(images, part_queries(options.part_kind),
                                             box_threshold=options.part_box_threshold)
                 attrs.detections.extend(d for d in parts if len(d))
             attrs.provenance["parts"] = self.parts_detector.spec.source
         if {"tags", "colours", "category"} & set(options.stages):
-            with timer.stage("backbone"):
+            with self._stage(timer, "backbone", images):
                 outputs = self.backbone(images)
         if "colours" in options.stages:
-            with timer.stage("colours"):
+            with self._stage(timer, "colours", images):
                 image_features = np.mean([output.features for output in outputs], axis=0)
                 attrs.colours = dominant_colours(images, max_colours=options.max_colours,
                                                  image_features=image_features)
             attrs.provenance["colours"] = ("builtin:kmeans-lab+weights/colour_head.joblib+"
                                            + self.backbone.spec.source)
         if "tags" in options.stages:
-            with timer.stage("tags"):
+            with self._stage(timer, "tags", images):
                 scorer = self.scorer(options.tag_vocabulary)
                 embedding = product_embedding(self.image_embeddings(images, outputs))
                 attrs.tags = scorer.tags(embedding[None], top_k=options.top_k_tags,
@@ -158,19 +161,29 @@ class Tagger:
             attrs.provenance["tags"] = (f"{self.tag_model.spec.source}+"
                                         f"{scorer.vocabulary.source}")
         if "category" in options.stages:
-            with timer.stage("category"):
+            with self._stage(timer, "category", images):
                 attrs.category, source, brand_hints = self._categorise(outputs, attrs,
                                                                        options.taxonomy)
             attrs.provenance["category"] = source
         if "facts" in options.stages:
-            with timer.stage("facts"):
+            with self._stage(timer, "facts", images):
                 attrs.facts = self._facts(attrs, barcode_facts, options, brand_hints)
             attrs.provenance["facts"] = "builtin:regex-units"
         if "quality" in options.stages:
-            with timer.stage("quality"):
+            with self._stage(timer, "quality", images):
                 attrs.warnings = quality_warnings(images, products)
             attrs.provenance["quality"] = "builtin:vocab/quality.json"
         return attrs
+
+    @contextmanager
+    def _stage(self, timer: StageTimer, name: str, images: list[ProductImage]):
+        """``timer.stage(name)``; a profile without ``reuse_per_photo`` then forgets what the
+        stage left on the photos, so the next stage computes it again (the naive baseline)."""
+        with timer.stage(name):
+            yield
+            if not self.profile.reuse_per_photo:
+                for image in images:
+                    image.derived.clear()
 
     def _categorise(self, outputs: list, attrs: Attributes, taxonomy: str | None
                     ) -> tuple[CategoryPrediction, str, dict[str, tuple[str, float]]]:

@@ -103,9 +103,10 @@ def shared_photos(data: Path, count: int) -> list[Path]:
     return photos[:count]
 
 
-def timed_batch(source: Path, out_dir: Path, engine: str, generator: str) -> dict:
+def timed_batch(source: Path, out_dir: Path, engine: str, generator: str,
+                workers: int | None = None) -> dict:
     """One ``listingsmith batch`` run into a fresh ``out_dir``: its wall seconds, the peak of
-    its process tree's summed RSS, and what it wrote."""
+    its process tree's summed RSS, and what it wrote (``workers``: the CLI's default)."""
     from listingsmith.batch import side_file
     from listingsmith.cli import EXIT_OK, EXIT_PARTIAL
 
@@ -114,6 +115,7 @@ def timed_batch(source: Path, out_dir: Path, engine: str, generator: str) -> dic
     command = [sys.executable, "-m", "listingsmith", "batch", str(source), "--out", str(out),
                "--engine", engine] + ([] if generator == "default" else
                                       ["--generator", generator])
+    command += [] if workers is None else ["--workers", str(workers)]
     log = out_dir / "stderr.txt"
     with open(log, "w", encoding="utf-8") as stderr:
         start = time.perf_counter()

@@ -36,6 +36,16 @@ def tasks() -> dict[str, TaskFn]:
     return dict(_TASKS)
 
 
+def chart_font(size: int):
+    """DejaVu Sans at ``size`` for the PIL charts, Pillow's own font where it is missing."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
 def chosen(variable: str, names: tuple[str, ...]) -> tuple[str, ...]:
     """The ``names`` that ``$variable`` lists (comma-separated), in table order (default all)."""
     picked = [n.strip() for n in os.environ.get(variable, "").split(",") if n.strip()]

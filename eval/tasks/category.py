@@ -15,10 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from sklearn.metrics import f1_score
 
-from eval.tasks import TaskResult, register
+from eval.tasks import TaskResult, chart_font, register
 
 ABLATIONS = {
     "grocery": [("image",), ("image", "ocr"), ("image", "aligned"), ("image", "colours"),
@@ -49,10 +49,7 @@ def confusion_png(model, probabilities: np.ndarray, truth: list[str], level: int
     size = margin + cell * len(labels) + 10
     image = Image.new("RGB", (size, size + 30), "white")
     draw = ImageDraw.Draw(image)
-    try:
-        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 10)
-    except OSError:
-        font = ImageFont.load_default()
+    font = chart_font(10)
     for i, label in enumerate(labels):
         draw.text((4, margin + i * cell + 1), label[:24], fill="black", font=font)
         vertical = Image.new("RGB", (margin - 6, cell), "white")

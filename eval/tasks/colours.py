@@ -13,9 +13,9 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-from eval.tasks import TaskResult, register
+from eval.tasks import TaskResult, chart_font, register
 from eval.tasks.speed import percentile
 
 SKIPPED_LABELS = {"Multi", "NA", "Metallic", ""}
@@ -133,10 +133,7 @@ def draw_accuracy_chart(per_label: dict[str, list[int]], path: Path) -> None:
     row, left, width = 22, 170, 420
     image = Image.new("RGB", (left + width + 120, row * (len(labels) + 2)), "white")
     draw = ImageDraw.Draw(image)
-    try:
-        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 13)
-    except OSError:
-        font = ImageFont.load_default(size=13)
+    font = chart_font(13)
     draw.text((8, 4), "top colour = baseColour, per label (fashion test)", fill="black", font=font)
     for index, label in enumerate(labels, start=1):
         hits = per_label[label]

@@ -29,9 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-from eval.tasks import TaskResult, register
+from eval.tasks import TaskResult, chart_font, register
 
 PROFILES = ("naive", "fast")
 BATCH_CHUNK = 8
@@ -313,10 +313,7 @@ def draw_stage_chart(stage_means: dict[str, dict[str, float]], path: Path) -> No
     longest = max(sum(means.values()) for means in stage_means.values())
     image = Image.new("RGB", (left + width + 90, row * (len(stage_means) + 3)), "white")
     draw = ImageDraw.Draw(image)
-    try:
-        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 12)
-    except OSError:
-        font = ImageFont.load_default(size=12)
+    font = chart_font(12)
     draw.text((8, 6), "mean seconds per stage, warm describe of one photo", fill="black", font=font)
     for index, (profile, means) in enumerate(stage_means.items(), start=1):
         y, x = index * row, float(left)

@@ -127,13 +127,13 @@ _REGISTRY: dict[str, ModelSpec] = {
             license="Apache-2.0",
             description="grocery category classifier (coarse → fine) on fused attributes, "
                         "trained here (tagger/weights/category_grocery.md)",
-            files={"weights/category_grocery.joblib": "593a1fcfb8ad342582fa4265318726f219bb61f5a40b61f77260914d4ce8eeb7"}),
+            files={"weights/category_grocery.joblib": "75cc86e686c8368ad7a29b47533bda0f5c79bad6496f41a720973e7c9be3ee92"}),
         ModelSpec(
             name="category-fashion", task="category", source="bundled:tagger",
             license="Apache-2.0",
             description="fashion category classifier (master → sub → article type), trained "
                         "here (tagger/weights/category_fashion.md)",
-            files={"weights/category_fashion.joblib": "5b827fd0d09d8195042d92bd62855a66eec2ad5f3742d6c8e3874c0cd628e4aa"}),
+            files={"weights/category_fashion.joblib": "ee62a046c1199402a34019a0374bc6944073a858e458967e2418c8c3d8edb62e"}),
         ModelSpec(
             name="colour-head", task="colour-naming", source="bundled:tagger",
             license="Apache-2.0",

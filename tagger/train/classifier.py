@@ -29,6 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
@@ -113,6 +114,21 @@ def fit(name: str, x_train: np.ndarray, y_train: list[str], x_val: np.ndarray, y
 
 
 # ------------------------------------------------------------------ shipped data sets
+
+
+def refit_on_val(model: CategoryModel, x_train: np.ndarray, y_train: list[str],
+                 x_val: np.ndarray, y_val: list[str]) -> CategoryModel:
+    """The chosen pipeline refitted on train + val. C, the temperature and the uncertainty
+    cut-off stay the ones val chose for the train-only fit (and the validation report is of
+    that fit); the weights see the val photos too. On the official test splits: grocery fine
+    77.0% → 78.6%, fashion article type 88.9% → 89.0% (``eval/report.md``)."""
+    if not len(y_val):
+        return model
+    model.pipeline = clone(model.pipeline).fit(np.vstack([x_train, x_val]),
+                                               list(y_train) + list(y_val))
+    model.classes = [str(label) for label in model.pipeline.classes_]
+    model.card["refit_on"] = "train+val"
+    return model
 
 
 def shipped_inputs(data: Path, dataset: str) -> dict:
@@ -271,7 +287,8 @@ def model_card(model: CategoryModel, source: str, argv: list[str], seconds: int)
         "colours: share per vocabulary colour; ocr: MiniLM embedding and hashed character "
         "n-grams of the text read on the photo).", "",
         f"**Model.** Standardise → logistic regression (class-balanced, C={card['C']} chosen "
-        f"on val); temperature {model.temperature} fitted on val; predictions below "
+        f"on val{', then refitted on train + val' if card.get('refit_on') else ''}); "
+        f"temperature {model.temperature} fitted on val; predictions below "
         f"{model.uncertain_below} top probability are flagged uncertain (above it, val "
         f"predictions were right ≥ {CONFIDENT_PRECISION:.0%} of the time).", "",
         f"**Validation.** accuracy {card['val_accuracy']:.1%}, macro-F1 {card['val_macro_f1']:.3f} "
@@ -332,9 +349,11 @@ def main(argv: list[str] | None = None) -> None:
           f"{len(set(labels))} classes, blocks {blocks}, {x.shape[1]} features")
     model = fit(name, x[train_rows], [labels[i] for i in train_rows], x[val_rows],
                 [labels[i] for i in val_rows], paths, levels, blocks)
-    model.brands = {label: brand for label, brand in brands.items() if label in model.classes}
     if len(val_rows):
         print("validation report:\n" + report(model, x[val_rows], [labels[i] for i in val_rows]))
+    model = refit_on_val(model, x[train_rows], [labels[i] for i in train_rows], x[val_rows],
+                         [labels[i] for i in val_rows])
+    model.brands = {label: brand for label, brand in brands.items() if label in model.classes}
     seconds = round(time.perf_counter() - start)
     model.save(out)
     source = (f"`../shared/data` {args.dataset} (official train split; val for selection)"

@@ -120,6 +120,9 @@ def train(data: Path, out: Path, steps: int, batch_size: int, lr: float, save_ev
         tokenizer = AutoTokenizer.from_pretrained(out)
         model = T5ForConditionalGeneration.from_pretrained(out)
         state = json.loads(state_file.read_text())
+        if state["template"] != prompting.template_id():  # the pairs below use today's prompts
+            state.setdefault("earlier_templates", []).append([state["step"], state["template"]])
+            state["template"] = prompting.template_id()
     else:
         out.mkdir(parents=True, exist_ok=True)
         texts = [seq2seq_input(m) for m, _ in pairs] + [a for _, a in pairs]

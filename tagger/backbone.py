@@ -15,6 +15,9 @@ from tagger.registry import ModelSpec, load_once, resolve, spec_for
 
 INPUT_SIZE = 224
 RESIZE_SIZE = 256
+TAIL_BLOCK = 15
+"""Index of EfficientNet-Lite0's last MBConv block: its input (192×7×7) is where a taxonomy's
+tuned image head (``tagger.image_head``) takes over from the shared frozen network."""
 
 
 @lru_cache(maxsize=1)
@@ -25,10 +28,12 @@ def imagenet_labels() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class BackboneOutput:
-    """Per image: the 1280-d pooled feature and the 1000 ImageNet class probabilities."""
+    """Per image: the 1280-d pooled feature, the 1000 ImageNet class probabilities, and the
+    ``(192, 7, 7)`` map entering the last block (``TAIL_BLOCK``)."""
 
     features: np.ndarray
     probabilities: np.ndarray
+    tail_input: np.ndarray
 
 
 class ImageBackbone:
@@ -59,12 +64,23 @@ class ImageBackbone:
         return torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
 
     @torch.inference_mode()
-    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Pooled features, class probabilities and tail inputs (``extract_features`` step by
+        step, so the map before the last block can be kept)."""
         model = self.model
-        feature_map = model.extract_features(pixels)
-        pooled = feature_map.mean(dim=(2, 3))
-        logits = model._fc(pooled)
-        return pooled, logits.softmax(dim=-1)
+        tail_input = self.tail_input(pixels)
+        x = model._blocks[TAIL_BLOCK](tail_input)
+        pooled = model._swish(model._bn1(model._conv_head(x))).mean(dim=(2, 3))
+        return pooled, model._fc(pooled).softmax(dim=-1), tail_input
+
+    @torch.inference_mode()
+    def tail_input(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The stem and every block before ``TAIL_BLOCK`` (eval mode: no drop-connect)."""
+        model = self.model
+        x = model._swish(model._bn0(model._conv_stem(pixels)))
+        for block in model._blocks[:TAIL_BLOCK]:
+            x = block(x)
+        return x
 
     def __call__(self, images: list[ProductImage], batch_size: int = 8) -> list[BackboneOutput]:
         """One output per photo. Each is kept in the photo's ``derived``, so a later stage that
@@ -73,9 +89,10 @@ class ImageBackbone:
         missing = [image for image in images if key not in image.derived]
         for start in range(0, len(missing), batch_size):
             chunk = missing[start:start + batch_size]
-            pooled, probs = self.forward(self.preprocess(chunk))
-            for image, features, probabilities in zip(chunk, pooled, probs):
-                image.derived[key] = BackboneOutput(features.numpy(), probabilities.numpy())
+            pooled, probs, tails = self.forward(self.preprocess(chunk))
+            for image, features, probabilities, tail in zip(chunk, pooled, probs, tails):
+                image.derived[key] = BackboneOutput(features.numpy(), probabilities.numpy(),
+                                                    tail.numpy())
         return [image.derived[key] for image in images]
 
 

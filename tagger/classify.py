@@ -49,6 +49,8 @@ class FeatureInputs:
     ocr_text: str = ""
     """The OCR lines joined: its character n-grams catch exact brand spellings (Arla vs
     Garant) that a sentence embedding blurs."""
+    tail_inputs: np.ndarray | None = None
+    """``(n_photos, 192, 7, 7)`` backbone tail inputs, for a model with a tuned image head."""
 
 
 class CategoryFeaturizer:
@@ -80,13 +82,14 @@ class CategoryFeaturizer:
         return result
 
     def product_inputs(self, image_features: np.ndarray, colours: list[ColorSwatch],
-                       ocr_lines: list[str]) -> FeatureInputs:
+                       ocr_lines: list[str], tail_inputs: np.ndarray | None = None
+                       ) -> FeatureInputs:
         """One product (all its photos)."""
         embeddings = self.aligner.embed_features(image_features)
         embedding = product_embedding(embeddings)
         aligned = np.concatenate([embedding, self.scorer.scores(embedding[None])[0]])
         return FeatureInputs(image_features, aligned, colours, self.ocr_vectors([ocr_lines])[0],
-                             " ".join(ocr_lines))
+                             " ".join(ocr_lines), tail_inputs)
 
 
 def route(tag_scores: np.ndarray, vocabulary: TagVocabulary,
@@ -164,6 +167,50 @@ class CategoryModel:
     card: dict = field(default_factory=dict)
     brands: dict[str, str] = field(default_factory=dict)
     """class → the brand its products carry (grocery packs), a hint for reading the brand."""
+    image_head: dict[str, np.ndarray] | None = None
+    """A tuned image head's float16 weights (``tagger.image_head``), or None."""
+    image_head_classes: list[str] = field(default_factory=list)
+    image_head_weight: float = 0.0
+    """How much the head's log-probabilities add to the pipeline's scores (chosen on val)."""
+
+    def __post_init__(self):
+        self._head = None
+
+    @property
+    def needs_tail_inputs(self) -> bool:
+        return self.image_head is not None and self.image_head_weight > 0
+
+    def scores(self, features: np.ndarray, tail_inputs: list[np.ndarray] | None = None
+               ) -> np.ndarray:
+        """``(n, n_classes)`` logits before the temperature: the fused-feature classifier's
+        scores, plus the weighted mean log-probability of the tuned image head over each
+        product's photos where the model has one (``tail_inputs``: one array per row)."""
+        scores = self.pipeline.decision_function(np.atleast_2d(features))
+        if not self.needs_tail_inputs:
+            return scores
+        if tail_inputs is None or len(tail_inputs) != len(scores):
+            raise ModelError(f"category model {self.name}: expected tail inputs for each of "
+                             f"{len(scores)} products (its tuned image head needs them), got "
+                             f"{'none' if tail_inputs is None else len(tail_inputs)}")
+        return scores + self.image_head_weight * self.head_log_probabilities(tail_inputs)
+
+    def head_log_probabilities(self, tail_inputs: list[np.ndarray]) -> np.ndarray:
+        """``(n, n_classes)`` in ``classes`` order: per product, the mean over its photos."""
+        from tagger.image_head import TunedImageHead
+
+        if self._head is None:
+            self._head = TunedImageHead.from_arrays(self.image_head)
+        counts = [len(t) for t in tail_inputs]
+        if min(counts) == 0:
+            raise ModelError(f"category model {self.name}: a product without photos has no "
+                             "tail inputs")
+        per_photo = self._head.log_probabilities(np.concatenate(tail_inputs))
+        per_product = np.stack([rows.mean(axis=0) for rows in
+                                np.split(per_photo, np.cumsum(counts)[:-1])])
+        column = {label: i for i, label in enumerate(self.image_head_classes)}
+        floor = per_product.min()
+        return np.stack([per_product[:, column[c]] if c in column else
+                         np.full(len(per_product), floor) for c in self.classes], axis=1)
 
     def brand_hints(self, prediction: CategoryPrediction) -> dict[str, tuple[str, float]]:
         """brand → (its likeliest class, summed probability of its classes in the top k)."""
@@ -174,10 +221,10 @@ class CategoryModel:
                 hints[self.brands[label]] = (best, mass + score)
         return hints
 
-    def probabilities(self, features: np.ndarray) -> np.ndarray:
+    def probabilities(self, features: np.ndarray,
+                      tail_inputs: list[np.ndarray] | None = None) -> np.ndarray:
         """``(n, n_classes)`` temperature-scaled class probabilities."""
-        scores = self.pipeline.decision_function(np.atleast_2d(features))
-        logits = scores / self.temperature
+        logits = self.scores(features, tail_inputs) / self.temperature
         logits -= logits.max(axis=1, keepdims=True)
         weights = np.exp(logits)
         return weights / weights.sum(axis=1, keepdims=True)
@@ -191,10 +238,11 @@ class CategoryModel:
             member[row, index[self.paths[c][level]]] = 1.0
         return labels, probabilities @ member
 
-    def predict(self, features: np.ndarray, top_k: int = 5) -> list[CategoryPrediction]:
+    def predict(self, features: np.ndarray, top_k: int = 5,
+                tail_inputs: list[np.ndarray] | None = None) -> list[CategoryPrediction]:
         """One prediction per row; the label is the finest level, ``path`` its ancestors."""
         results = []
-        for row in self.probabilities(features):
+        for row in self.probabilities(features, tail_inputs):
             order = np.argsort(-row)[:top_k]
             best = self.classes[order[0]]
             results.append(CategoryPrediction(
@@ -206,7 +254,8 @@ class CategoryModel:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.__dict__, path, compress=3)
+        joblib.dump({k: v for k, v in self.__dict__.items() if not k.startswith("_")}, path,
+                    compress=3)
 
 
 def load_category_model(path: str | Path) -> CategoryModel:

@@ -197,13 +197,15 @@ class Tagger:
                 self._featurizer = CategoryFeaturizer(AlignedImageText(backbone=self.backbone))
         features = np.stack([output.features for output in outputs])
         inputs = self._featurizer.product_inputs(features, attrs.colours,
-                                                 [span.text for span in attrs.text_spans])
+                                                 [span.text for span in attrs.text_spans],
+                                                 np.stack([o.tail_input for o in outputs]))
         route_confidence = 1.0
         if taxonomy is None:
             tag_scores = inputs.aligned[self._featurizer.aligner.dimension:]
             taxonomy, route_confidence = route(tag_scores, self._featurizer.scorer.vocabulary)
         model = shipped_model(taxonomy) if taxonomy in SHIPPED else load_category_model(taxonomy)
-        prediction = model.predict(fused_features(inputs, model.blocks)[None])[0]
+        prediction = model.predict(fused_features(inputs, model.blocks)[None],
+                                   tail_inputs=[inputs.tail_inputs])[0]
         if route_confidence < ROUTE_CONFIDENCE and not prediction.uncertain:
             prediction = replace(prediction, uncertain=True)
         return prediction, f"{model.name}:{'+'.join(model.blocks)}", model.brand_hints(prediction)

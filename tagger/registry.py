@@ -127,7 +127,7 @@ _REGISTRY: dict[str, ModelSpec] = {
             license="Apache-2.0",
             description="grocery category classifier (coarse → fine) on fused attributes, "
                         "trained here (tagger/weights/category_grocery.md)",
-            files={"weights/category_grocery.joblib": "75cc86e686c8368ad7a29b47533bda0f5c79bad6496f41a720973e7c9be3ee92"}),
+            files={"weights/category_grocery.joblib": "6b0f5659733dba8710617a22e4dd9bc98bc04e2c0aa1623cc159acf78f510d00"}),
         ModelSpec(
             name="category-fashion", task="category", source="bundled:tagger",
             license="Apache-2.0",

@@ -165,8 +165,8 @@ def _draw(kind: str, seed: int) -> Image.Image:
 
 
 def test_train_classifier_on_a_folder_end_to_end(tmp_path, capsys):
-    """`listingsmith train classifier --images DIR` on three synthetic classes, then the
-    model is selected with --taxonomy and predicts the class of a new photo."""
+    """`listingsmith train classifier --images DIR --image-head 2` on three synthetic classes,
+    then the model is selected with --taxonomy and predicts the class of a new photo."""
     for kind in ("red-square", "blue-circle", "green-stripes"):
         folder = tmp_path / "photos" / kind
         folder.mkdir(parents=True)
@@ -174,13 +174,17 @@ def test_train_classifier_on_a_folder_end_to_end(tmp_path, capsys):
             _draw(kind, seed).save(folder / f"{seed}.png")
     (tmp_path / "photos" / "red-square" / "broken.jpg").write_bytes(b"not a jpeg")
     out = tmp_path / "shapes.joblib"
-    assert main(["train", "classifier", "--images", str(tmp_path / "photos"), "--out", str(out)]) == 0
+    assert main(["train", "classifier", "--images", str(tmp_path / "photos"), "--out", str(out),
+                 "--image-head", "2", "--head-epochs", "2"]) == 0
     printed = capsys.readouterr()
     assert "skipped" in printed.err and "broken.jpg" in printed.err
     assert "validation report" in printed.out and out.is_file()
     model = load_category_model(out)
     assert sorted(model.classes) == ["blue-circle", "green-stripes", "red-square"]
     assert model.card["train_photos"] + model.card["val_photos"] == 15
+    assert model.image_head is not None and model.image_head_classes == model.classes
+    assert model.card["image_head"]["training_views"] == 2 * model.card["train_photos"]
+    assert "Tuned image head" in out.with_suffix(".md").read_text("utf-8")
 
     photo = tmp_path / "new.png"
     _draw("blue-circle", 99).save(photo)

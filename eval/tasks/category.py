@@ -66,6 +66,15 @@ def confusion_png(model, probabilities: np.ndarray, truth: list[str], level: int
     image.save(path)
 
 
+def test_tails(table: dict, rows: np.ndarray, dataset: str) -> list[np.ndarray]:
+    """The centre-crop tail input of each test photo (cached like the training views)."""
+    from tagger.train.image_head import tail_inputs
+
+    maps, photo = tail_inputs(table["root"], [table["relpaths"][i] for i in rows], views=1,
+                              cache_name=dataset)
+    return [maps[photo == j] for j in range(len(rows))]
+
+
 @register("category")
 def run(data: Path, limit: int | None) -> TaskResult:
     from tagger.classify import shipped_model
@@ -82,7 +91,9 @@ def run(data: Path, limit: int | None) -> TaskResult:
         if limit:
             test = test[::max(1, len(test) // limit)][:limit]
         truth = [table["labels"][i] for i in test]
-        probabilities = model.probabilities(feature_matrix([table["inputs"][i] for i in test], model.blocks))
+        x_test = feature_matrix([table["inputs"][i] for i in test], model.blocks)
+        tails = test_tails(table, test, dataset) if model.needs_tail_inputs else None
+        probabilities = model.probabilities(x_test, tails)
         metrics[dataset] = {"test_photos": len(test), "blocks": list(model.blocks)}
         for level in reversed(range(len(model.levels))):
             accuracy, macro_f1 = level_scores(model, probabilities, truth, level)
@@ -114,5 +125,13 @@ def run(data: Path, limit: int | None) -> TaskResult:
             accuracy = float(np.mean(predicted == np.array(truth)))
             metrics[dataset]["ablation"]["+".join(blocks)] = round(accuracy, 4)
             ablation_lines.append(f"| {dataset} | {' + '.join(blocks)} | {accuracy:.1%} |")
+        if tails is not None:
+            head_alone = np.array(model.classes)[model.head_log_probabilities(tails).argmax(axis=1)]
+            shipped_without = np.array(model.classes)[model.pipeline.decision_function(x_test).argmax(axis=1)]
+            for label, predicted in (("tuned image head alone", head_alone),
+                                     ("shipped model without its head", shipped_without)):
+                accuracy = float(np.mean(predicted == np.array(truth)))
+                metrics[dataset]["ablation"][label] = round(accuracy, 4)
+                ablation_lines.append(f"| {dataset} | {label} | {accuracy:.1%} |")
     notes.append("confusion matrix (grocery coarse level): eval/results/category_confusion.png")
     return TaskResult(metrics=metrics, table="\n".join(lines + [""] + ablation_lines), notes=notes)

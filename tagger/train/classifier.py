@@ -46,6 +46,9 @@ right this often."""
 SEED = 0
 SHIPPED_BLOCKS = {"grocery": BLOCKS, "fashion": ("image", "aligned", "colours")}
 """Studio fashion shots carry no text, so the fashion model has no OCR block."""
+SHIPPED_HEAD_VIEWS = {"grocery": 6}
+"""Shipped models with a tuned image head, and the views per training photo it sees."""
+HEAD_EPOCHS = 8
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
@@ -94,21 +97,63 @@ def fit(name: str, x_train: np.ndarray, y_train: list[str], x_val: np.ndarray, y
     model = CategoryModel(name=name, pipeline=pipeline, classes=classes,
                           paths={label: list(paths[label]) for label in classes},
                           levels=list(levels), blocks=tuple(blocks))
-    if len(y_val):
-        index = {label: i for i, label in enumerate(classes)}
-        known = np.array([label in index for label in y_val])
-        truth = np.array([index[label] for label in np.array(y_val)[known]])
-        model.temperature = fit_temperature(pipeline.decision_function(x_val[known]), truth)
-        probabilities = model.probabilities(x_val[known])
-        correct = probabilities.argmax(axis=1) == truth
-        model.uncertain_below = uncertain_cutoff(probabilities.max(axis=1), correct)
-        macro_f1 = float(f1_score(truth, probabilities.argmax(axis=1), average="macro"))
-    else:
-        macro_f1 = float("nan")
+    _, macro_f1, _ = calibrate(model, x_val, y_val)
     model.card = {"C": c, "val_accuracy": round(val_accuracy, 4), "val_macro_f1": round(macro_f1, 4),
                   "train_photos": int(len(y_train)), "val_photos": int(len(y_val)),
                   "classes": len(classes), "trained": datetime.date.today().isoformat()}
     log(f"chose C={c}: val accuracy {val_accuracy:.4f}, macro-F1 {macro_f1:.4f}, "
+        f"temperature {model.temperature}, uncertain below {model.uncertain_below}")
+    return model
+
+
+def calibrate(model: CategoryModel, x_val: np.ndarray, y_val: list[str],
+              tail_inputs: list[np.ndarray] | None = None) -> tuple[float, float, float]:
+    """Fit the temperature and the "uncertain" cut-off on val photos; returns val accuracy,
+    macro-F1 and negative log-likelihood (NaN without val photos)."""
+    if not len(y_val):
+        return float("nan"), float("nan"), float("nan")
+    index = {label: i for i, label in enumerate(model.classes)}
+    known = np.array([label in index for label in y_val])
+    truth = np.array([index[label] for label in np.array(y_val)[known]])
+    tails = [t for t, k in zip(tail_inputs, known) if k] if tail_inputs is not None else None
+    model.temperature = fit_temperature(model.scores(x_val[known], tails), truth)
+    probabilities = model.probabilities(x_val[known], tails)
+    predicted = probabilities.argmax(axis=1)
+    model.uncertain_below = uncertain_cutoff(probabilities.max(axis=1), predicted == truth)
+    nll = float(-np.log(probabilities[np.arange(len(truth)), truth] + 1e-12).mean())
+    return (float(np.mean(predicted == truth)), float(f1_score(truth, predicted, average="macro")),
+            nll)
+
+
+HEAD_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
+"""Weights of the tuned image head's log-probabilities tried on val."""
+
+
+def attach_image_head(model: CategoryModel, maps: np.ndarray, labels: list[str],
+                      x_val: np.ndarray, y_val: list[str], val_tails: list[np.ndarray],
+                      epochs: int, log=print) -> CategoryModel:
+    """Fine-tune an image head (``tagger.train.image_head``) on training views ``maps`` with
+    their class ``labels``, then choose its weight, the temperature and the cut-off on val
+    (lowest negative log-likelihood)."""
+    from tagger.train.image_head import train_head
+
+    index = {label: i for i, label in enumerate(model.classes)}
+    head = train_head(maps, np.array([index[label] for label in labels]), len(model.classes),
+                      epochs=epochs, log=log)
+    model.image_head, model.image_head_classes = head.to_arrays(), list(model.classes)
+    results = {}
+    for weight in HEAD_WEIGHTS:
+        model.image_head_weight = weight
+        results[weight] = calibrate(model, x_val, y_val, val_tails)
+        log(f"  head weight {weight}: val accuracy {results[weight][0]:.4f}, "
+            f"NLL {results[weight][2]:.3f}")
+    model.image_head_weight = min(results, key=lambda w: results[w][2])
+    accuracy, macro_f1, _ = calibrate(model, x_val, y_val, val_tails)
+    model.card.update(val_accuracy=round(accuracy, 4), val_macro_f1=round(macro_f1, 4),
+                      image_head={"epochs": epochs, "training_views": int(len(maps)),
+                                  "weight": model.image_head_weight,
+                                  "val_accuracy_without": round(results[0.0][0], 4)})
+    log(f"chose head weight {model.image_head_weight}: val accuracy {accuracy:.4f}, "
         f"temperature {model.temperature}, uncertain below {model.uncertain_below}")
     return model
 
@@ -168,7 +213,7 @@ def shipped_inputs(data: Path, dataset: str) -> dict:
               for i in range(len(relpaths))]
     brands = grocery_brands(data) if dataset == "grocery" else {}
     return {"inputs": inputs, "labels": labels, "splits": np.array(splits), "paths": paths,
-            "levels": levels, "relpaths": relpaths, "brands": brands}
+            "levels": levels, "root": root, "relpaths": relpaths, "brands": brands}
 
 
 def grocery_brands(data: Path) -> dict[str, str]:
@@ -262,9 +307,10 @@ def split_rows(labels: list[str], given: list[str | None], val_share: float) -> 
     return splits
 
 
-def report(model: CategoryModel, x: np.ndarray, y: list[str]) -> str:
+def report(model: CategoryModel, x: np.ndarray, y: list[str],
+           tail_inputs: list[np.ndarray] | None = None) -> str:
     """Accuracy per level on the given photos (val for a seller, test in ``eval``)."""
-    probabilities = model.probabilities(x)
+    probabilities = model.probabilities(x, tail_inputs)
     lines = []
     for level, name in enumerate(model.levels):
         labels, level_probs = model.level_probabilities(probabilities, level)
@@ -291,6 +337,14 @@ def model_card(model: CategoryModel, source: str, argv: list[str], seconds: int)
         f"temperature {model.temperature} fitted on val; predictions below "
         f"{model.uncertain_below} top probability are flagged uncertain (above it, val "
         f"predictions were right ≥ {CONFIDENT_PRECISION:.0%} of the time).", "",
+        *([f"**Tuned image head.** The backbone's last block and head convolution, fine-tuned "
+           f"with a linear layer over the classes (`tagger.image_head`, "
+           f"`tagger.train.image_head`): {card['image_head']['epochs']} epochs over "
+           f"{card['image_head']['training_views']} training views (the centre crop and random "
+           f"crops of each training photo); its log-probabilities are added to the classifier's "
+           f"scores with weight {card['image_head']['weight']} (chosen on val: accuracy "
+           f"{card['image_head']['val_accuracy_without']:.1%} without the head).", ""]
+          if card.get("image_head") else []),
         f"**Validation.** accuracy {card['val_accuracy']:.1%}, macro-F1 {card['val_macro_f1']:.3f} "
         f"(finest level). Test numbers: `python -m eval.run --task category` (shipped models).", "",
         f"**Retrain.** `listingsmith train classifier {' '.join(argv)}` ({seconds} s on this "
@@ -311,6 +365,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--blocks", nargs="+", choices=BLOCKS, default=None,
                         help="feature blocks to use (default: all that apply)")
     parser.add_argument("--val-share", type=float, default=0.2)
+    parser.add_argument("--image-head", type=int, default=None, metavar="VIEWS",
+                        help="fine-tune an image head on VIEWS views per training photo "
+                             "(0: none; default: 6 for grocery, 0 otherwise)")
+    parser.add_argument("--head-epochs", type=int, default=HEAD_EPOCHS)
     parser.add_argument("--out", type=Path, default=None, help="where to save the model (.joblib)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
@@ -324,6 +382,9 @@ def main(argv: list[str] | None = None) -> None:
         paths, levels, name = table["paths"], table["levels"], args.dataset
         brands = table["brands"]
         out = args.out or Path("tagger/weights") / f"category_{args.dataset}.joblib"
+        root, relpaths = table["root"], table["relpaths"]
+        cache_name = args.dataset
+        views = SHIPPED_HEAD_VIEWS.get(args.dataset, 0) if args.image_head is None else args.image_head
     else:
         if args.out is None:
             parser.error("--out is required with --images")
@@ -343,14 +404,29 @@ def main(argv: list[str] | None = None) -> None:
                                   f"(found {sorted({len(p) for _, p, _ in kept})})")
         splits = split_rows(labels, [s for _, _, s in kept], args.val_share)
         name, out, brands = args.out.stem, args.out, {}
+        root, relpaths, cache_name = Path("/"), [str(p.resolve()) for p, _, _ in kept], None
+        views = args.image_head or 0
     train_rows = np.flatnonzero(splits == "train")
     val_rows = np.flatnonzero(splits == "val")
     print(f"{name}: {len(train_rows)} train / {len(val_rows)} val photos, "
           f"{len(set(labels))} classes, blocks {blocks}, {x.shape[1]} features")
     model = fit(name, x[train_rows], [labels[i] for i in train_rows], x[val_rows],
                 [labels[i] for i in val_rows], paths, levels, blocks)
+    val_tails = None
+    if views:
+        from tagger.train.image_head import tail_inputs
+
+        maps, photo = tail_inputs(root, [relpaths[i] for i in train_rows], views=views,
+                                  cache_name=cache_name)
+        centre, centre_photo = tail_inputs(root, [relpaths[i] for i in val_rows], views=1,
+                                           cache_name=cache_name)
+        val_tails = [centre[centre_photo == j] for j in range(len(val_rows))]
+        model = attach_image_head(model, maps, [labels[train_rows[j]] for j in photo],
+                                  x[val_rows], [labels[i] for i in val_rows], val_tails,
+                                  args.head_epochs)
     if len(val_rows):
-        print("validation report:\n" + report(model, x[val_rows], [labels[i] for i in val_rows]))
+        print("validation report:\n" + report(model, x[val_rows], [labels[i] for i in val_rows],
+                                               val_tails))
     model = refit_on_val(model, x[train_rows], [labels[i] for i in train_rows], x[val_rows],
                          [labels[i] for i in val_rows])
     model.brands = {label: brand for label, brand in brands.items() if label in model.classes}

@@ -89,11 +89,20 @@ class TextGenerator:
             return _converted_gguf(folder / first_file, first_sha)
         return folder / Path(first_file).parent
 
-    def preprocess(self, conversations: list[Messages]) -> dict[str, torch.Tensor]:
+    def preprocess(self, requests: list[Messages], leads: list[str]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def postprocess(self, inputs: dict[str, torch.Tensor], output: torch.Tensor) -> list[str]:
+    def postprocess(self, inputs: dict[str, torch.Tensor], output: torch.Tensor,
+                    leads: list[str]) -> list[str]:
         raise NotImplementedError
+
+    output_holds_lead = False
+    """Whether ``generate`` returns the lead with the new tokens (decoder prefixes do)."""
+
+    def batch_key(self, lead: str) -> object:
+        """Rows with equal keys are generated in one batch (all rows, unless a model needs
+        its leads to be the same length)."""
+        return None
 
     def _generate_kwargs(self, options: GenerationOptions) -> dict:
         _, tokenizer = self.model_and_tokenizer
@@ -115,8 +124,18 @@ class TextGenerator:
                  options: GenerationOptions = GenerationOptions()) -> list[str]:
         if not conversations:
             return []
-        inputs = self.preprocess(conversations)
-        return self.postprocess(inputs, self.forward(inputs, options))
+        requests, leads = zip(*(split_lead(c) for c in conversations))
+        groups: dict[object, list[int]] = {}
+        for row, lead in enumerate(leads):
+            groups.setdefault(self.batch_key(lead), []).append(row)
+        texts: list[str] = [""] * len(conversations)
+        for rows in groups.values():
+            group_leads = [leads[i] for i in rows]
+            inputs = self.preprocess([requests[i] for i in rows], group_leads)
+            for row, text in zip(rows, self.postprocess(inputs, self.forward(inputs, options),
+                                                        group_leads)):
+                texts[row] = text
+        return texts
 
     def stream(self, conversation: Messages,
                options: GenerationOptions = GenerationOptions()) -> Iterator[str]:
@@ -125,8 +144,13 @@ class TextGenerator:
         from transformers import TextIteratorStreamer
 
         model, tokenizer = self.model_and_tokenizer
-        inputs = self.preprocess([conversation])
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        request, lead = split_lead(conversation)
+        inputs = self.preprocess([request], [lead])
+        # where the model's output holds the lead (seq2seq), the streamer decodes it with the
+        # continuation, so the seam between them is spaced as in a batched call
+        lead_from_model = bool(lead) and self.output_holds_lead
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=not lead_from_model,
+                                        skip_special_tokens=True)
         failure: list[BaseException] = []
 
         def generate() -> None:
@@ -139,6 +163,14 @@ class TextGenerator:
 
         worker = threading.Thread(target=generate, daemon=True)
         worker.start()
+        if lead and not lead_from_model:
+            yield lead
+            first = ""
+            for piece in streamer:  # the seam, spaced as join_lead spaces it
+                first += piece
+                if first.strip():
+                    yield join_lead(lead, first)[len(lead):]
+                    break
         yield from streamer
         worker.join()
         if failure:
@@ -175,17 +207,19 @@ class CausalGenerator(TextGenerator):
         merged = PeftModel.from_pretrained(base, folder).merge_and_unload()
         return merged.eval(), tokenizer
 
-    def preprocess(self, conversations: list[Messages]) -> dict[str, torch.Tensor]:
+    def preprocess(self, requests: list[Messages], leads: list[str]) -> dict[str, torch.Tensor]:
+        """The chat template up to the assistant's turn, then the lead (left-padded batch)."""
         _, tokenizer = self.model_and_tokenizer
         texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True)
-                 for m in conversations]
+                 + lead for m, lead in zip(requests, leads)]
         return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
 
-    def postprocess(self, inputs: dict[str, torch.Tensor], output: torch.Tensor) -> list[str]:
+    def postprocess(self, inputs: dict[str, torch.Tensor], output: torch.Tensor,
+                    leads: list[str]) -> list[str]:
         _, tokenizer = self.model_and_tokenizer
         new_tokens = output[:, inputs["input_ids"].shape[1]:]
-        return [text.strip() for text in tokenizer.batch_decode(new_tokens,
-                                                                skip_special_tokens=True)]
+        return [join_lead(lead, text).strip() for lead, text in
+                zip(leads, tokenizer.batch_decode(new_tokens, skip_special_tokens=True))]
 
 
 class Seq2SeqGenerator(TextGenerator):
@@ -206,14 +240,32 @@ class Seq2SeqGenerator(TextGenerator):
         model = AutoModelForSeq2SeqLM.from_pretrained(folder, dtype=torch.float32)
         return model.eval(), tokenizer
 
-    def preprocess(self, conversations: list[Messages]) -> dict[str, torch.Tensor]:
-        _, tokenizer = self.model_and_tokenizer
-        return tokenizer([seq2seq_input(m) for m in conversations], return_tensors="pt",
-                         padding=True, truncation=True, max_length=MAX_SOURCE_TOKENS)
+    def preprocess(self, requests: list[Messages], leads: list[str]) -> dict[str, torch.Tensor]:
+        """Encoder inputs; a lead becomes the decoder's first tokens (``decoder_input_ids``),
+        which ``generate`` returns with the continuation."""
+        model, tokenizer = self.model_and_tokenizer
+        inputs = tokenizer([seq2seq_input(m) for m in requests], return_tensors="pt",
+                           padding=True, truncation=True, max_length=MAX_SOURCE_TOKENS)
+        if any(leads):
+            start = model.config.decoder_start_token_id
+            inputs["decoder_input_ids"] = torch.tensor([[start, *self._lead_ids(lead)]
+                                                        for lead in leads])
+        return inputs
 
-    def postprocess(self, inputs: dict[str, torch.Tensor], output: torch.Tensor) -> list[str]:
+    def postprocess(self, inputs: dict[str, torch.Tensor], output: torch.Tensor,
+                    leads: list[str]) -> list[str]:
         _, tokenizer = self.model_and_tokenizer
         return [text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True)]
+
+    output_holds_lead = True
+
+    def batch_key(self, lead: str) -> object:
+        """Decoder prefixes in one batch must be equally long (no padding inside them)."""
+        return len(self._lead_ids(lead))
+
+    def _lead_ids(self, lead: str) -> list[int]:
+        _, tokenizer = self.model_and_tokenizer
+        return tokenizer(lead, add_special_tokens=False)["input_ids"] if lead else []
 
 
 MAX_SOURCE_TOKENS = 384
@@ -231,6 +283,31 @@ def seq2seq_input(conversation: Messages) -> str:
     if not users:
         raise ValueError("conversation: expected at least one user message, got none")
     return users[-1]
+
+
+def split_lead(conversation: Messages) -> tuple[Messages, str]:
+    """The request and its lead: a conversation that ends with an assistant turn asks for an
+    answer starting with that text (``prompting.with_lead``).
+
+    >>> split_lead([{"role": "user", "content": "q"}, {"role": "assistant", "content": "Red"}])
+    ([{'role': 'user', 'content': 'q'}], 'Red')
+    """
+    if conversation and conversation[-1]["role"] == "assistant":
+        return conversation[:-1], conversation[-1]["content"]
+    return conversation, ""
+
+
+def join_lead(lead: str, continuation: str) -> str:
+    """``lead`` then ``continuation``, with a space between words where the tokenizer's
+    decoding dropped it (byte-level BPE keeps it; word-level and SentencePiece decoders
+    strip a leading space).
+
+    >>> join_lead("Blue shirt", "has a collar"), join_lead("Blue shirt", ", has a collar")
+    ('Blue shirt has a collar', 'Blue shirt, has a collar')
+    """
+    if lead and continuation[:1].isalnum() and lead[-1:].isalnum():
+        return f"{lead} {continuation}"
+    return lead + continuation
 
 
 def text_generator(choice: str | None = None, *, allow_network: bool = False) -> TextGenerator:

@@ -76,7 +76,7 @@ class Describer:
         title_options, text_options = _options(length, deterministic)
         title = self.generator([prompting.title_messages(product, tone)], title_options)[0]
         draft = ""
-        for piece in self.generator.stream(prompting.description_messages(product, tone, length),
+        for piece in self.generator.stream(description_request(product, tone, length),
                                            text_options):
             draft += piece
             yield draft
@@ -108,9 +108,16 @@ class Describer:
         title_options, text_options = _options(length, deterministic)
         titles = self.generator([prompting.title_messages(p, tone) for p in products],
                                 title_options)
-        texts = self.generator([prompting.description_messages(p, tone, length)
-                                for p in products], text_options)
+        texts = self.generator([description_request(p, tone, length) for p in products],
+                               text_options)
         return titles, texts
+
+
+def description_request(product: dict, tone: str, length: str) -> list[dict[str, str]]:
+    """The description conversation, ending with its lead (``prompting.description_lead``)
+    for the model to continue."""
+    return prompting.with_lead(prompting.description_messages(product, tone, length),
+                               prompting.description_lead(product))
 
 
 def describer_for(generator: str | None, *, allow_network: bool = False,

@@ -154,6 +154,22 @@ def description_messages(product: dict[str, Any], tone: str,
     return _chat("description.j2", "description", product, variables)
 
 
+def description_lead(product: dict[str, Any]) -> str:
+    """The words a model's description must start with (``description_lead.j2``); ''
+    leaves the start free.
+
+    >>> description_lead({"colours": ["Burgundy"], "category": "Ankle Jeans"})
+    'Burgundy ankle jeans'
+    """
+    return one_line(render("description_lead.j2", product=product)).strip()
+
+
+def with_lead(messages: list[dict[str, str]], lead: str) -> list[dict[str, str]]:
+    """The conversation with ``lead`` as the start of the answer: a final assistant turn that
+    generators continue rather than answer (``describer.generate.split_lead``)."""
+    return [*messages, {"role": "assistant", "content": lead}] if lead else messages
+
+
 def _chat(template: str, answer_key: str, product: dict[str, Any],
           variables: dict[str, Any]) -> list[dict[str, str]]:
     """System message, the worked example (its data block, its answer), then the request."""

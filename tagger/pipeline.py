@@ -208,7 +208,10 @@ class Tagger:
                                    tail_inputs=[inputs.tail_inputs])[0]
         if route_confidence < ROUTE_CONFIDENCE and not prediction.uncertain:
             prediction = replace(prediction, uncertain=True)
-        return prediction, f"{model.name}:{'+'.join(model.blocks)}", model.brand_hints(prediction)
+        source = f"{model.name}:{'+'.join(model.blocks)}"
+        if model.needs_tail_inputs:
+            source += "+tuned-image-head"
+        return prediction, source, model.brand_hints(prediction)
 
     @staticmethod
     def _facts(attrs: Attributes, barcode_facts: list[Fact], options: TaggerOptions,

@@ -133,7 +133,7 @@ _REGISTRY: dict[str, ModelSpec] = {
             license="Apache-2.0",
             description="fashion category classifier (master → sub → article type), trained "
                         "here (tagger/weights/category_fashion.md)",
-            files={"weights/category_fashion.joblib": "ee62a046c1199402a34019a0374bc6944073a858e458967e2418c8c3d8edb62e"}),
+            files={"weights/category_fashion.joblib": "bcc5ae70b76e6dddcc886050a49330ef944a99638a0266537e919d0645aff4e9"}),
         ModelSpec(
             name="colour-head", task="colour-naming", source="bundled:tagger",
             license="Apache-2.0",

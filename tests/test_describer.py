@@ -2,7 +2,7 @@ import pytest
 
 from describer import prompting
 from describer.generate import (CausalGenerator, GenerationOptions, Seq2SeqGenerator,
-                                TextGenerator, seq2seq_input, text_generator)
+                                TextGenerator, seq2seq_input, text_generator, split_lead)
 from describer.pipeline import Describer, clean_description, clean_title
 from describer.retrieval import NearestNeighbourGenerator
 from eval.tasks.reliability import ATTACKS
@@ -277,3 +277,34 @@ def test_generation_stops_at_max_time(tiny_causal_lm):
     assert len(generator(conversation, bounded)[0].split()) < \
         len(generator(conversation, long)[0].split())
     assert prompting.options()["max_generation_seconds"] > 0
+
+
+@pytest.mark.parametrize("fixture", ["tiny_causal_lm", "tiny_t5"])
+def test_a_lead_starts_every_answer_batched_and_streamed(fixture, request):
+    """A conversation ending with an assistant turn is continued, not answered: rows with
+    leads of different lengths (and none) batch together and keep their order."""
+    generator = text_generator(f"local:{request.getfixturevalue(fixture)}")
+    ask = [{"role": "user", "content": "description of a soft cotton shirt"}]
+    leads = ["blue cotton shirt", "red", ""]
+    options = GenerationOptions(max_new_tokens=6)
+    texts = generator([prompting.with_lead(ask, lead) for lead in leads], options)
+    assert texts[0].startswith("blue cotton shirt") and texts[1].startswith("red")
+    assert texts[2] == generator([ask], options)[0]
+    alone = generator([prompting.with_lead(ask, "red")], options)[0]
+    assert alone == texts[1]
+    pieces = list(generator.stream(prompting.with_lead(ask, "blue cotton shirt"), options))
+    assert "".join(pieces).split() == texts[0].split()
+
+
+def test_description_lead_is_colour_and_category_or_nothing():
+    product = prompting.product_context(Attributes(seller={"colour": "Burgundy",
+                                                           "category": "Ankle Jeans"}))
+    assert prompting.description_lead(product) == "Burgundy ankle jeans"
+    assert prompting.description_lead(prompting.product_context(
+        Attributes(seller={"category": "Ankle Jeans"}))) == ""
+    grocery = prompting.product_context(Attributes(seller={"colour": "White",
+                                                           "category": "Arla-Standard-Milk"}))
+    assert prompting.description_lead(grocery) == "White arla standard milk"
+    messages = prompting.with_lead([{"role": "user", "content": "q"}], "Red")
+    assert split_lead(messages) == ([{"role": "user", "content": "q"}], "Red")
+    assert prompting.with_lead(messages[:1], "") == messages[:1]

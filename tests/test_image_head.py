@@ -133,3 +133,24 @@ def test_train_head_reduces_the_loss(backbone):
     train_head(maps, labels, 3, epochs=2, backbone=backbone, log=logged.append)
     losses = [float(line.split("loss ")[1].split()[0]) for line in logged]
     assert len(losses) == 2 and losses[1] < losses[0]
+
+
+def test_tail_inputs_are_cached_per_view_and_skip_unreadable_photos(backbone, tmp_path,
+                                                                     monkeypatch, capsys):
+    import tagger.train.image_head as image_head
+
+    monkeypatch.setattr(image_head, "CACHE_DIR", tmp_path / "cache")
+    for name, colour in (("a.png", (200, 30, 30)), ("b.png", (30, 30, 200))):
+        Image.new("RGB", (300, 260), colour).save(tmp_path / name)
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+    paths = ["a.png", "bad.jpg", "b.png"]
+    maps, photo = image_head.tail_inputs(tmp_path, paths, views=2, cache_name="toy",
+                                         backbone=backbone, progress=False)
+    assert "skipped bad.jpg" in capsys.readouterr().out
+    assert maps.shape == (4, 192, 7, 7) and maps.dtype == np.float16
+    assert photo.tolist() == [0, 0, 2, 2]
+    assert (tmp_path / "cache" / "toy-tail-2.npz").is_file()
+    again, photo_again = image_head.tail_inputs(tmp_path, paths[::-1], views=2,
+                                                cache_name="toy", backbone=backbone)
+    assert photo_again.tolist() == [0, 0, 2, 2]
+    np.testing.assert_array_equal(again[:2], maps[2:])

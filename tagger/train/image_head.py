@@ -70,9 +70,9 @@ def tail_inputs(root: Path, relpaths: list[str], *, views: int, cache_name: str 
     cache = CACHE_DIR / f"{cache_name}-tail-{views}.npz" if cache_name else None
     known: dict[str, np.ndarray] = {}
     if cache is not None and cache.exists():
-        with np.load(cache, allow_pickle=False) as table:
-            offsets = table["offsets"]
-            known = {path: table["maps"][offsets[i]:offsets[i + 1]]
+        with np.load(cache, allow_pickle=False) as table:  # each table[...] reads the file
+            offsets, stored = table["offsets"], table["maps"]
+            known = {path: stored[offsets[i]:offsets[i + 1]]
                      for i, path in enumerate(table["paths"].tolist())}
     missing = [p for p in dict.fromkeys(relpaths) if p not in known]
     if missing:

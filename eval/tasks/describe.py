@@ -59,9 +59,9 @@ SCORED_FIELD = {"myntra": "description", "bigbasket": "description", "fashion": 
 """Which reference each source is scored on."""
 
 GENERATORS = ("template", "nearest", "smollm2-zero-shot", "smollm2-lora", "t5-scratch")
-REGISTERED = {"smollm2-zero-shot": None, "smollm2-lora": "describer-lora",
+REGISTERED = {"smollm2-zero-shot": "generator", "smollm2-lora": "describer-lora",
               "t5-scratch": "describer-t5"}
-"""Model generators → registry name (None: the bundled default model)."""
+"""Model generators → registry name (``generator``: the bundled SmolLM2, zero-shot)."""
 CAPPED = ("smollm2-zero-shot", "smollm2-lora")
 """Generators that write only ``SMOLLM_MAX_ROWS`` rows per source."""
 

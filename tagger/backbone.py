@@ -59,7 +59,7 @@ class ImageBackbone:
     @staticmethod
     def preprocess(images: list[ProductImage]) -> torch.Tensor:
         """Resize the short side to 256, centre-crop 224, scale to [-1, 1] (the Lite recipe)."""
-        arrays = [_resize_center_crop(img.image) for img in images]
+        arrays = [resize_center_crop(img.image) for img in images]
         batch = np.stack(arrays).astype(np.float32) / 127.5 - 1.0
         return torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
 
@@ -96,7 +96,8 @@ class ImageBackbone:
         return [image.derived[key] for image in images]
 
 
-def _resize_center_crop(image: Image.Image) -> np.ndarray:
+def resize_center_crop(image: Image.Image) -> np.ndarray:
+    """The network's view of a photo (short side 256, centre 224); training views start here."""
     width, height = image.size
     scale = RESIZE_SIZE / min(width, height)
     resized = image.resize((max(INPUT_SIZE, round(width * scale)),

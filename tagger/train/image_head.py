@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from tagger.backbone import INPUT_SIZE, ImageBackbone, _resize_center_crop
+from tagger.backbone import INPUT_SIZE, ImageBackbone, resize_center_crop
 from tagger.image_head import TunedImageHead
 from tagger.io import ProductImage, load_image
 from tagger.train.features import CACHE_DIR
@@ -57,7 +57,7 @@ def photo_views(image: ProductImage, views: int, key: str) -> list[np.ndarray]:
     """The pipeline's centre crop, then ``views - 1`` random views seeded by ``key`` (the
     photo's path), so a rebuilt cache holds the same views."""
     rng = random.Random(f"{SEED}:{key}")
-    return [_resize_center_crop(image.image)] + [random_view(image.image, rng)
+    return [resize_center_crop(image.image)] + [random_view(image.image, rng)
                                                  for _ in range(views - 1)]
 
 

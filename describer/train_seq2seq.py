@@ -140,7 +140,7 @@ def train(data: Path, out: Path, steps: int, batch_size: int, lr: float, save_ev
     if resume and (out / "optimizer.pt").exists():
         optimiser.load_state_dict(torch.load(out / "optimizer.pt", weights_only=True))
     model.train()
-    order = random.Random(SEED)
+    order = random.Random(SEED + state["step"])  # a resumed run draws new batches
     start = time.perf_counter()
     for step in range(state["step"], steps):
         batch = collate([encoded[order.randrange(len(encoded))] for _ in range(batch_size)],

@@ -490,20 +490,43 @@ def colour_head() -> dict | None:
                               f"{sorted(missing)}, feature_version {head.get('feature_version')}"
                               f", expected {FEATURE_VERSION}); retrain it with "
                               "python -m tagger.train.colour_head")
-    return head
+    return with_image_head_module(head)
 
 
-def name_by_head(features: np.ndarray, swatches: list[ColorSwatch],
-                 head: dict) -> list[ColorSwatch]:
+def with_image_head_module(head: dict) -> dict:
+    """The head with its tuned image head (if it has one) built once as a torch module."""
+    if head.get("image_head") is None or not head.get("image_head_weight"):
+        return head
+    from tagger.image_head import TunedImageHead
+
+    return {**head, "image_head_module": TunedImageHead.from_arrays(head["image_head"])}
+
+
+def needs_tail_inputs(head: dict | None) -> bool:
+    """Whether ``head`` fuses a tuned image head, which reads the backbone's tail inputs."""
+    return head is not None and "image_head_module" in head
+
+
+def name_by_head(features: np.ndarray, swatches: list[ColorSwatch], head: dict,
+                 tail_inputs: np.ndarray | None = None) -> list[ColorSwatch]:
     """Rename the top swatch with the head's class when it is confident enough.
 
-    Only ``name``/``family`` change; ``rgb``/``hex``/``share`` stay measured. Below the
+    A head with a tuned image head adds its log-probabilities (mean over the product's
+    photos, ``tail_inputs`` of shape ``(photos, 192, 7, 7)``), times ``image_head_weight``,
+    to the classifier's: the classifier sees the cluster colours, the image head the whole
+    photo. Only ``name``/``family`` change; ``rgb``/``hex``/``share`` stay measured. Below the
     head's calibrated ``threshold`` nearest naming is kept. A lower swatch that already had
     the new name is dropped so a name is reported once.
     """
     if not swatches:
         return swatches
     probabilities = head["model"].predict_proba(features[None])[0]
+    if needs_tail_inputs(head):
+        if tail_inputs is None or len(tail_inputs) == 0:
+            raise ValueError("tail_inputs: expected the backbone's (photos, 192, 7, 7) tail "
+                             "inputs for a colour head with a tuned image head, got none")
+        image_log = head["image_head_module"].log_probabilities(tail_inputs).mean(axis=0)
+        probabilities = fuse(probabilities, image_log, head["image_head_weight"])
     best = int(np.argmax(probabilities))
     if probabilities[best] < head["threshold"]:
         return swatches
@@ -513,9 +536,20 @@ def name_by_head(features: np.ndarray, swatches: list[ColorSwatch],
     return [top, *(s for s in swatches[1:] if s.name != name)]
 
 
+def fuse(probabilities: np.ndarray, image_log_probabilities: np.ndarray,
+         weight: float) -> np.ndarray:
+    """Classifier probabilities times image-head probabilities to the power ``weight``,
+    renormalised (rows or a single vector)."""
+    log = np.log(np.clip(probabilities, 1e-6, None)) + weight * image_log_probabilities
+    log -= log.max(axis=-1, keepdims=True)
+    fused = np.exp(log)
+    return fused / fused.sum(axis=-1, keepdims=True)
+
+
 def dominant_colours(images: list[ProductImage], *, max_colours: int = 5,
                      min_share: float = 0.05, named_by: str = "head",
-                     image_features: np.ndarray | None = None) -> list[ColorSwatch]:
+                     image_features: np.ndarray | None = None,
+                     tail_inputs: np.ndarray | None = None) -> list[ColorSwatch]:
     """The product's main colours over all its photos, largest share first.
 
     ``share`` is the fraction of product pixels with that colour, each photo counting equally
@@ -526,8 +560,9 @@ def dominant_colours(images: list[ProductImage], *, max_colours: int = 5,
 
     ``named_by="head"`` (default) lets the trained colour head rename the top swatch when it
     is confident (see ``name_by_head``); ``"nearest"`` is pure nearest-colour naming, also
-    what "head" does when no head is shipped. ``image_features`` (from
-    ``product_image_features``) saves recomputing the backbone when the caller has it.
+    what "head" does when no head is shipped. ``image_features`` (the mean pooled backbone
+    feature) and ``tail_inputs`` (the backbone's per-photo tail inputs) save recomputing the
+    backbone when the caller has them.
     """
     if named_by not in ("head", "nearest"):
         raise ValueError(f"named_by must be 'head' or 'nearest', got {named_by!r}")
@@ -537,10 +572,12 @@ def dominant_colours(images: list[ProductImage], *, max_colours: int = 5,
     head = colour_head() if named_by == "head" else None
     if head is None:
         return swatches
-    if image_features is None:
-        image_features = product_image_features(images)
+    if image_features is None or (tail_inputs is None and needs_tail_inputs(head)):
+        outputs = _backbone_outputs(images)
+        image_features = np.mean([output.features for output in outputs], axis=0)
+        tail_inputs = np.stack([output.tail_input for output in outputs])
     return name_by_head(np.concatenate([features, image_features]).astype(np.float32), swatches,
-                        head)
+                        head, tail_inputs)
 
 
 def product_image_features(images: list[ProductImage]) -> np.ndarray:
@@ -549,9 +586,13 @@ def product_image_features(images: list[ProductImage]) -> np.ndarray:
     The pipeline passes the features its tags stage already computed; this computes them
     (loading the bundled backbone once) for callers that have none.
     """
+    return np.mean([output.features for output in _backbone_outputs(images)], axis=0)
+
+
+def _backbone_outputs(images: list[ProductImage]) -> list:
     from tagger.backbone import ImageBackbone
 
-    return np.mean([output.features for output in ImageBackbone()(images)], axis=0)
+    return ImageBackbone()(images)
 
 
 def base_colour(swatches: list[ColorSwatch]) -> str | None:

@@ -148,8 +148,9 @@ class Tagger:
         if "colours" in options.stages:
             with self._stage(timer, "colours", images):
                 image_features = np.mean([output.features for output in outputs], axis=0)
-                attrs.colours = dominant_colours(images, max_colours=options.max_colours,
-                                                 image_features=image_features)
+                attrs.colours = dominant_colours(
+                    images, max_colours=options.max_colours, image_features=image_features,
+                    tail_inputs=np.stack([output.tail_input for output in outputs]))
             attrs.provenance["colours"] = ("builtin:kmeans-lab+weights/colour_head.joblib+"
                                            + self.backbone.spec.source)
         if "tags" in options.stages:

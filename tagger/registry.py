@@ -137,10 +137,10 @@ _REGISTRY: dict[str, ModelSpec] = {
         ModelSpec(
             name="colour-head", task="colour-naming", source="bundled:tagger",
             license="Apache-2.0",
-            description="colour-naming head trained here on fashion train photos "
+            description="colour-naming head (+ tuned image head) trained here on fashion train photos "
                         "(tagger/weights/colour_head.md); retraining changes this hash",
             files={"weights/colour_head.joblib":
-                   "297a7b0c3ed0b43442e421b33c1bdd843ed2cac2fa693b561e12f4a90ca5a2cb"}),
+                   "034b6555fcde1dee6690006504985ca609a4ec3bca9a7a0665000d9f5dbd13a3"}),
     ]
 }
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-
 import joblib
 import numpy as np
+import pytest
+import torch
 from PIL import Image, ImageDraw
 
-from tagger.colours import (FEATURE_VERSION, colour_features, colour_head, dominant_colours,
-                            name_by_head, vocabulary)
+from tagger.colours import (FEATURE_VERSION, colour_features, colour_head, dominant_colours, fuse,
+                            name_by_head, needs_tail_inputs, vocabulary, with_image_head_module)
+from tagger.image_head import TunedImageHead
 from tagger.io import load_image
-from tagger.train.colour_head import train
+from tagger.train.colour_head import HEAD_WEIGHTS, train
 
 SWATCH_COLOURS = {"Red": (200, 30, 40), "Navy Blue": (31, 42, 68), "Green": (40, 140, 60),
                   "Yellow": (240, 205, 40), "Black": (25, 25, 25)}
@@ -76,8 +78,44 @@ def test_training_runs_on_a_tiny_dataset(tmp_path):
         rows.append({"image": name, "baseColour": label,
                      "split": "val" if index >= 20 else "train"})
     out = tmp_path / "head.joblib"
-    train(rows, tmp_path, out, image_components=4)
+    train(rows, tmp_path, out, image_components=4, head_views=1, head_epochs=1)
     bundle = joblib.load(out)
     assert set(bundle["classes"]) == set(SWATCH_COLOURS)
     assert bundle["feature_version"] == FEATURE_VERSION
-    assert bundle["metrics"]["val"]["exact"] >= 0.0
+    assert bundle["metrics"]["val"]["exact"] >= bundle["metrics"]["val_without_image_head"]["exact"]
+    assert bundle["image_head_weight"] in HEAD_WEIGHTS
+    assert (bundle["image_head"] is None) == (bundle["image_head_weight"] == 0.0)
+
+
+def _image_head_arrays(logit_bias):
+    head = TunedImageHead(len(logit_bias))
+    with torch.no_grad():
+        head.classifier.weight.zero_()
+        head.classifier.bias.copy_(torch.tensor(logit_bias))
+    return head.to_arrays()
+
+
+def test_a_tuned_image_head_is_fused_with_the_classifier(tmp_path):
+    class Teal:
+        def predict_proba(self, features):
+            return np.array([[0.3, 0.7]])
+
+    swatches = dominant_colours([_product(tmp_path, "navy.png", SWATCH_COLOURS["Navy Blue"])],
+                                named_by="nearest")
+    bundle = {"model": Teal(), "classes": ["Red", "Teal"], "threshold": 0.0,
+              "image_head": _image_head_arrays([4.0, 0.0]), "image_head_weight": 1.0}
+    fused = with_image_head_module(bundle)
+    tails = np.zeros((2, 192, 7, 7), np.float32)  # two photos of one product
+    assert name_by_head(np.zeros(3), swatches, fused, tails)[0].name == "Red"  # head overrules
+    lighter = with_image_head_module({**bundle, "image_head_weight": 0.1})
+    assert name_by_head(np.zeros(3), swatches, lighter, tails)[0].name == "Teal"
+    unfused = with_image_head_module({**bundle, "image_head_weight": 0.0})
+    assert not needs_tail_inputs(unfused)
+    assert name_by_head(np.zeros(3), swatches, unfused)[0].name == "Teal"
+    with pytest.raises(ValueError, match="expected the backbone's .* tail inputs"):
+        name_by_head(np.zeros(3), swatches, fused)
+
+
+def test_fuse_multiplies_probabilities_and_renormalises():
+    fused = fuse(np.array([[0.5, 0.5], [0.9, 0.1]]), np.log(np.array([[0.2, 0.8], [0.5, 0.5]])), 1.0)
+    np.testing.assert_allclose(fused, [[0.2, 0.8], [0.9, 0.1]], atol=1e-6)

@@ -60,12 +60,14 @@ def box_agreement(image: Image.Image, box: tuple[float, float, float, float]) ->
 
 @register("colours")
 def run(data: Path, limit: int | None) -> TaskResult:
-    from tagger.colours import base_colour, dominant_colours, product_image_features, vocabulary
+    from tagger.backbone import ImageBackbone
+    from tagger.colours import base_colour, dominant_colours, vocabulary
     from tagger.detect import product_regions
     from tagger.io import load_image
 
     family_of = {colour.name: colour.family for colour in vocabulary()}
     rows = fashion_test_rows(data, limit)
+    backbone = ImageBackbone()
     dominant_colours([load_image(data / "fashion" / rows[0]["image"])])  # warm-up: imports
     exact = family = covered = 0
     ious = []
@@ -74,9 +76,10 @@ def run(data: Path, limit: int | None) -> TaskResult:
     colour_seconds, detect_seconds = [], []
     for row in rows:
         image = load_image(data / "fashion" / row["image"])
-        features = product_image_features([image])  # the pipeline's backbone stage, not timed here
+        (output,) = backbone([image])  # the pipeline's backbone stage, not timed here
         start = time.perf_counter()
-        swatches = dominant_colours([image], image_features=features)
+        swatches = dominant_colours([image], image_features=output.features,
+                                    tail_inputs=output.tail_input[None])
         colour_seconds.append(time.perf_counter() - start)
         start = time.perf_counter()
         (regions,) = product_regions([image])

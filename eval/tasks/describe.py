@@ -22,11 +22,14 @@ MiniLM cosine at or above ``NOVELTY_THRESHOLD``: the products a model cannot cop
 The SmolLM2 generators (zero-shot: the bundled model; LoRA: the registered ``describer-lora``
 adapter; greedy) write at most ``SMOLLM_MAX_ROWS`` evenly spaced rows of each source to keep
 the run bounded on a CPU; their numbers are on that subset. The T5 (``describer-t5``) writes
-every row. ``LISTINGSMITH_DESCRIBE_GENERATORS=template,nearest`` picks a subset.
+every row. ``LISTINGSMITH_DESCRIBE_GENERATORS=template,nearest`` picks a subset; it may also
+name ``local:<dir>`` or ``hf:<id>@<revision>`` model sources (a checkpoint being trained, a hub
+model), which write every row like the T5.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import time
@@ -34,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.tasks import TaskResult, chosen, register
+from eval.tasks import TaskResult, register
 
 DEFAULT_ROWS = 300
 """Test rows per source when ``--limit`` is not given."""
@@ -67,7 +70,9 @@ CAPPED = ("smollm2-zero-shot", "smollm2-lora")
 
 GENERATORS_ENV = "LISTINGSMITH_DESCRIBE_GENERATORS"
 """Comma-separated subset of ``GENERATORS`` to run (default all): ``template,nearest`` skips
-the language model when a quick run must stay short."""
+the language model when a quick run must stay short. ``local:``/``hf:`` sources are added."""
+
+MODEL_SOURCE_PREFIXES = ("local:", "hf:")
 
 COLUMNS = ("rows", "R-1", "R-2", "R-L", "BLEU-4", "title R-L", "dist-1", "dist-2",
            "self-BLEU", "words", "invented %", "claims/text", "s/row")
@@ -88,7 +93,7 @@ def run(data: Path, limit: int | None) -> TaskResult:
     guard = Guard(known_brands(data))
     embedder = TextEmbedder()
     rows_per_source = limit or DEFAULT_ROWS
-    generators = chosen(GENERATORS_ENV, GENERATORS)
+    generators = chosen_generators()
     metrics: dict = {"novelty_threshold": NOVELTY_THRESHOLD, "sources": {}}
     lines = []
     for source in SOURCES:
@@ -122,7 +127,7 @@ def run(data: Path, limit: int | None) -> TaskResult:
         if source == SOURCES[0]:
             metrics["latency"] = {name: latency(_describer(name, data, source, embedder),
                                                 attributes[0])
-                                  for name in generators if name in REGISTERED}
+                                  for name in generators if _is_model(name)}
     header = "| source | generator | subset | " + " | ".join(COLUMNS) + " |"
     table = "\n".join([header, "|" + "---|" * (3 + len(COLUMNS))] + lines)
     if metrics.get("latency"):
@@ -153,6 +158,25 @@ def run(data: Path, limit: int | None) -> TaskResult:
     return TaskResult(metrics=metrics, table=table, notes=notes)
 
 
+def chosen_generators() -> tuple[str, ...]:
+    """``GENERATORS`` as ``$GENERATORS_ENV`` picks them (default all), then the model sources
+    it names."""
+    picked = [n.strip() for n in os.environ.get(GENERATORS_ENV, "").split(",") if n.strip()]
+    sources = tuple(n for n in picked if n.startswith(MODEL_SOURCE_PREFIXES))
+    names = [n for n in picked if n not in sources]
+    unknown = sorted(set(names) - set(GENERATORS))
+    if unknown:
+        raise ValueError(f"{GENERATORS_ENV}: unknown name(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(GENERATORS)} or a local:/hf: model source")
+    if not picked:
+        return GENERATORS
+    return tuple(n for n in GENERATORS if n in names) + sources
+
+
+def _is_model(name: str) -> bool:
+    return name in REGISTERED or name.startswith(MODEL_SOURCE_PREFIXES)
+
+
 def _subsets(rows: list[int], novel: np.ndarray) -> tuple[tuple[str, list[int]], ...]:
     return (("all", rows), ("novel", [j for j in rows if novel[j]]))
 
@@ -176,7 +200,7 @@ def _describer(name: str, data: Path, source: str, embedder):
         return Describer(TEMPLATE_GENERATOR)
     if name == "nearest":
         return Describer(NearestNeighbourGenerator(data, sources=(source,), embedder=embedder))
-    return Describer(text_generator(REGISTERED[name]))
+    return Describer(text_generator(REGISTERED.get(name, name)))
 
 
 def latency(describer, attributes) -> dict[str, float]:

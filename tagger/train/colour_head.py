@@ -6,12 +6,18 @@ name boundaries. A small classifier on the colour stage's own features learns th
 the bundled EfficientNet-Lite0 feature of the photo (reduced by PCA) tells it what kind of
 product it is, which the catalogue's naming habits depend on.
 
-    python -m tagger.train.colour_head --data ../shared/data [--limit N]
-        [--out tagger/weights/colour_head.joblib]
+A tuned image head (``tagger.image_head``: the backbone's last block fine-tuned to name the
+colour from the whole photo) is then fused with the classifier: its log-probabilities, times a
+weight chosen on val, are added to the classifier's. Alone it names colours worse than the
+classifier (val 66.7% vs 72.4% exact); together they beat both.
 
-Fits on ``split == "train"`` rows, selects the model and the override threshold on ``"val"``;
-never reads ``"test"`` (``python -m eval.run --task colours`` measures that). Features are
-cached under ``~/.cache/listingsmith/features/`` so re-fitting takes seconds.
+    python -m tagger.train.colour_head --data ../shared/data [--limit N]
+        [--image-head-views 3] [--head-epochs 6] [--out tagger/weights/colour_head.joblib]
+
+Fits on ``split == "train"`` rows, selects the model, the image head's weight and the
+override threshold on ``"val"``; never reads ``"test"`` (``python -m eval.run --task
+colours`` measures that). Features and the image head's views are cached under
+``~/.cache/listingsmith/features/`` so re-fitting the classifier takes seconds.
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from tagger.backbone import ImageBackbone
-from tagger.colours import DOMINANT_SHARE, FEATURE_VERSION, MULTI, measure_colours, vocabulary
+from tagger.colours import (DOMINANT_SHARE, FEATURE_VERSION, MULTI, fuse, measure_colours,
+                            vocabulary)
 from tagger.io import load_image
+from tagger.train.image_head import tail_inputs, train_head
 
 SKIPPED_LABELS = {"Multi", "NA", "Metallic", ""}
 """Labels no single dominant colour can match (same rule as ``eval/tasks/colours.py``)."""
@@ -55,6 +63,17 @@ BATCH = 32
 
 MAX_BYTES = 3_000_000
 """Shipped weights stay small: a candidate whose pickle is larger is not chosen."""
+
+HEAD_VIEWS = 3
+"""Training views per photo for the tuned image head (the centre crop + random crops)."""
+
+HEAD_EPOCHS = 6
+
+HEAD_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+"""Image-head weights tried on val (0: the classifier alone)."""
+
+TAIL_CACHE = "fashion"
+"""Cache name of the fashion photos' tail inputs, shared with the category head's training."""
 
 
 def read_rows(data: Path, limit: int | None) -> list[dict[str, str]]:
@@ -138,8 +157,11 @@ def calibrate(probability: np.ndarray, head: np.ndarray, nearest: np.ndarray,
 
 
 def train(rows: list[dict[str, str]], images_dir: Path, out: Path,
-          cache: Path | None = None, image_components: int = IMAGE_COMPONENTS) -> dict:
-    """Extract features, fit the candidates on train, pick one on val, save and return it."""
+          cache: Path | None = None, image_components: int = IMAGE_COMPONENTS,
+          head_views: int = HEAD_VIEWS, head_epochs: int = HEAD_EPOCHS,
+          tail_cache: str | None = None) -> dict:
+    """Extract features, fit the candidates on train, pick one on val, add the tuned image
+    head (``head_views`` 0: none), save and return the bundle."""
     table = extract(rows, images_dir, cache)
     vocab_names = {colour.name for colour in vocabulary()}
     known = np.isin(table["label"], list(vocab_names))
@@ -166,20 +188,64 @@ def train(rows: list[dict[str, str]], images_dir: Path, out: Path,
         if size <= MAX_BYTES and (chosen is None or metrics["with_threshold"]["exact"]
                                   > chosen["metrics"]["val"]["exact"]):
             chosen = {"name": name, "model": model, "threshold": threshold,
+                      "probability": probability,
                       "metrics": {"val": metrics["with_threshold"],
                                   "val_head_only": metrics["head_only"],
                                   "val_nearest": scores(nearest, share, y_val)}}
-    bundle = {"model": chosen["model"], "classes": [str(c) for c in chosen["model"].classes_],
+    classes = [str(c) for c in chosen["model"].classes_]
+    bundle = {"model": chosen["model"], "classes": classes,
               "threshold": chosen["threshold"], "feature_version": FEATURE_VERSION,
               "model_name": chosen["name"], "metrics": chosen["metrics"],
+              "image_head": None, "image_head_weight": 0.0,
               "data": f"fashion/styles.csv train split, {len(y_fit)} images "
                       f"(val {len(y_val)} for selection)",
               "trained": datetime.date.today().isoformat()}
+    if head_views:
+        train_rows = [rows[i] for i in np.flatnonzero(fit_rows)]
+        val_list = [rows[i] for i in np.flatnonzero(val_rows)]
+        fused = fuse_image_head(train_rows, val_list, images_dir, classes,
+                                chosen["probability"], nearest, share, y_val, head_views,
+                                head_epochs, tail_cache)
+        bundle["metrics"].update(val_without_image_head=chosen["metrics"]["val"],
+                                 val=fused.pop("val"),
+                                 val_image_head_only=fused.pop("val_image_head_only"))
+        bundle.update(fused)
     out.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(bundle, out, compress=3)
-    print(f"chose {chosen['name']}: val {chosen['metrics']['val']} -> {out} "
-          f"({out.stat().st_size / 1e6:.2f} MB)")
+    print(f"chose {chosen['name']} + image head weight {bundle['image_head_weight']}: val "
+          f"{bundle['metrics']['val']} -> {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return bundle
+
+
+def fuse_image_head(train_rows: list[dict[str, str]], val_rows: list[dict[str, str]],
+                    images_dir: Path, classes: list[str], probability: np.ndarray,
+                    nearest: np.ndarray, share: np.ndarray, y_val: np.ndarray, views: int,
+                    epochs: int, tail_cache: str | None) -> dict:
+    """Train a tuned image head on the train photos, then choose its weight (and re-calibrate
+    the threshold) on val by exact accuracy; weight 0 ships no head."""
+    column = {name: i for i, name in enumerate(classes)}
+    maps, photo = tail_inputs(images_dir, [r["image"] for r in train_rows], views=views,
+                              cache_name=tail_cache)
+    labels = np.array([column[train_rows[j]["baseColour"]] for j in photo])
+    head = train_head(maps, labels, len(classes), epochs=epochs)
+    val_maps, val_photo = tail_inputs(images_dir, [r["image"] for r in val_rows], views=1,
+                                      cache_name=tail_cache)
+    image_log = np.zeros_like(probability)  # a photo that did not load: the classifier alone
+    image_log[val_photo] = head.log_probabilities(val_maps)
+    names = np.array(classes)
+    trials = []
+    for weight in HEAD_WEIGHTS:
+        fused = fuse(probability, image_log, weight)
+        predicted = names[np.argmax(fused, axis=1)]
+        threshold = calibrate(fused.max(axis=1), predicted, nearest, y_val)
+        combined = np.where(fused.max(axis=1) >= threshold, predicted, nearest)
+        trials.append((scores(combined, share, y_val), weight, threshold))
+        print(f"image head weight {weight}: val {trials[-1][0]} threshold {threshold}")
+    val, weight, threshold = max(trials, key=lambda t: (t[0]["exact"], -t[1]))
+    return {"image_head": head.to_arrays() if weight else None, "image_head_weight": weight,
+            "threshold": threshold, "image_head_views": views, "image_head_epochs": epochs,
+            "val": val, "val_image_head_only": scores(names[np.argmax(image_log, axis=1)],
+                                                      share, y_val)}
 
 
 def _pickled(model: object) -> bytes:
@@ -194,12 +260,16 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--limit", type=int, default=None, help="rows to use (development)")
     parser.add_argument("--out", type=Path, default=Path("tagger/weights/colour_head.joblib"))
+    parser.add_argument("--image-head-views", type=int, default=HEAD_VIEWS,
+                        help="training views per photo for the tuned image head (0: no head)")
+    parser.add_argument("--head-epochs", type=int, default=HEAD_EPOCHS)
     args = parser.parse_args()
     rows = read_rows(args.data, args.limit)
     key = hashlib.sha1(f"{args.data.resolve()}|{args.limit}|v{FEATURE_VERSION}".encode())
     cache = CACHE_DIR / f"colour_head-{key.hexdigest()[:16]}.npz"
     start = time.perf_counter()
-    train(rows, args.data / "fashion", args.out, cache)
+    train(rows, args.data / "fashion", args.out, cache, head_views=args.image_head_views,
+          head_epochs=args.head_epochs, tail_cache=None if args.limit else TAIL_CACHE)
     print(f"done in {time.perf_counter() - start:.0f}s")
 
 

@@ -337,14 +337,62 @@ def product_type_families(data: Path) -> tuple[dict[str, str], dict[str, str]]:
     return types, family_of
 
 
+PART_WORDS = Path(__file__).parent / "vocab" / "part_words.txt"
+
+PART_MIN_SHARE = 0.01
+"""A family "has" a part when at least this share of its training descriptions names it."""
+
+PART_MIN_EXAMPLES = 50
+"""Families with fewer training descriptions get no part list (too few to tell)."""
+
+
+def part_words(path: Path = PART_WORDS) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip().lower() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def part_pattern(word: str) -> re.Pattern:
+    """``word`` as a whole word with an optional plural, any space or hyphen between its parts."""
+    spelled = r"[\s-]?".join(re.escape(w) for w in re.split(r"[\s-]+", word))
+    return re.compile(r"(?<![\w-])" + spelled + r"(?:e?s)?(?![\w-])", re.IGNORECASE)
+
+
+def family_parts(data: Path, types: dict[str, str]) -> dict[str, list[str]]:
+    """For each product family, the part words its train-split descriptions use: Myntra rows
+    whose title names product types of exactly one family, and every BigBasket row as the
+    grocery family."""
+    from describer.guard import GROCERY_FAMILY, type_claims
+
+    words = part_words()
+    patterns = {word: part_pattern(word) for word in words}
+    described: dict[str, list[str]] = {}
+    for example in examples(data, "myntra", "train"):
+        families = {types[claim.name] for claim in type_claims(example.title)}
+        if len(families) == 1:
+            described.setdefault(families.pop(), []).append(example.description)
+    described[GROCERY_FAMILY] = [e.description for e in examples(data, "bigbasket", "train")]
+    parts = {}
+    for family, texts in described.items():
+        if len(texts) >= PART_MIN_EXAMPLES:
+            parts[family] = [word for word in words
+                             if sum(bool(patterns[word].search(t)) for t in texts)
+                             >= PART_MIN_SHARE * len(texts)]
+    return parts
+
+
 def write_product_types(data: Path, path: Path = PRODUCT_TYPES) -> int:
     import json
 
     types, article_types = product_type_families(data)
     path.write_text(json.dumps({"_doc": "Built by python -m describer.data from tagger/vocab/"
-                                        "tags.toml (fashion product types) and fashion/styles.csv "
-                                        "(their categories); do not edit by hand.",
-                                "types": types, "article_types": article_types},
+                                        "tags.toml (fashion product types), fashion/styles.csv "
+                                        "(their categories) and the train-split descriptions "
+                                        "(parts: describer/vocab/part_words.txt words used by at "
+                                        f"least {PART_MIN_SHARE:.0%} of a family's "
+                                        f"descriptions, families with >= {PART_MIN_EXAMPLES}); "
+                                        "do not edit by hand.",
+                                "types": types, "article_types": article_types,
+                                "parts": family_parts(data, types)},
                                indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return len(types)
 

@@ -46,6 +46,8 @@ class GenerationOptions:
     temperature: float = 0.7
     top_p: float = 0.9
     repetition_penalty: float = 1.15
+    no_repeat_ngram_size: int = 4
+    """No token 4-gram twice in one output: small models otherwise loop ("alalalal…")."""
     seed: int = 0
     max_time: float | None = None
     """Seconds after which generation stops where it is (a per-request bound for servers)."""
@@ -113,6 +115,7 @@ class TextGenerator:
         return dict(max_new_tokens=options.max_new_tokens, min_new_tokens=options.min_new_tokens,
                     do_sample=options.do_sample,
                     repetition_penalty=options.repetition_penalty,
+                    no_repeat_ngram_size=options.no_repeat_ngram_size,
                     pad_token_id=tokenizer.pad_token_id, max_time=options.max_time, **sampling)
 
     @torch.inference_mode()

@@ -105,7 +105,7 @@ _COLOUR_CUE = re.compile(COLOUR_CUE, re.IGNORECASE)
 class Claim:
     """One checkable statement in a text: what was written, where, and what it asserts."""
 
-    kind: Literal["quantity", "brand", "colour", "product_type"]
+    kind: Literal["quantity", "brand", "colour", "product_type", "part"]
     text: str
     start: int
     end: int
@@ -182,7 +182,8 @@ class Guard:
     def ground(self, text: str, attributes: Attributes) -> tuple[str, list[Claim]]:
         """``text`` without the sentences that hold a violation, and those violations.
 
-        The first sentence is also checked for product types (``product_type_violations``).
+        The first sentence is also checked for product types (``product_type_violations``),
+        every sentence for parts the product cannot have (``part_violations``).
         The caller falls back to the template text when nothing remains.
         """
         evidence = _evidence(attributes)
@@ -191,6 +192,7 @@ class Guard:
             found = _unsupported(self.find_claims(sentence), evidence)
             if index == 0:
                 found += self.product_type_violations(sentence, attributes)
+            found += part_violations(sentence, attributes)
             if found:
                 dropped.extend(found)
             elif sentence:
@@ -203,7 +205,7 @@ class Guard:
         families = product_families(attributes)
         if not families:
             return []
-        return [c for c in _type_claims(text) if _product_types()["types"][c.name] not in families]
+        return [c for c in type_claims(text) if _product_types()["types"][c.name] not in families]
 
     def invented_fact_rate(self, texts: Sequence[str],
                            attributes_list: Sequence[Attributes]) -> InventedFacts:
@@ -464,13 +466,36 @@ def _type_pattern() -> re.Pattern:
     return re.compile(r"(?<![\w-])(" + "|".join(spelled) + r")(?:e?s)?(?![\w-])", re.IGNORECASE)
 
 
-def _type_claims(text: str) -> list[Claim]:
+def type_claims(text: str) -> list[Claim]:
     keys = {re.sub(r"[\s-]+", "", name): name for name in _product_types()["types"]}
     claims = []
     for match in _type_pattern().finditer(text):
         name = keys[re.sub(r"[\s-]+", "", match.group(1).casefold())]
         claims.append(Claim("product_type", match.group(0), match.start(), match.end(), name=name))
     return claims
+
+
+def part_violations(text: str, attributes: Attributes) -> list[Claim]:
+    """Parts ``text`` names that no family of the product has in the training descriptions
+    ("has a round neck" for a handbag). Unchecked (none) when a family has no part list or
+    the product has no family, and for parts the seller's own fields name."""
+    families = product_families(attributes)
+    known = _product_types().get("parts", {})
+    if not families or not families <= set(known):
+        return []
+    allowed = set().union(*(known[family] for family in families))
+    seller_text = " ".join(attributes.seller.values())
+    claims = [Claim("part", match.group(0), match.start(), match.end(), name=word)
+              for word, pattern in _part_patterns().items() if word not in allowed
+              for match in pattern.finditer(text) if not pattern.search(seller_text)]
+    return sorted(claims, key=lambda c: (c.start, c.end))
+
+
+@lru_cache(maxsize=1)
+def _part_patterns() -> dict[str, re.Pattern]:
+    from describer.data import part_pattern, part_words
+
+    return {word: part_pattern(word) for word in part_words()}
 
 
 def product_families(attributes: Attributes) -> set[str]:
@@ -486,7 +511,7 @@ def product_families(attributes: Attributes) -> set[str]:
                         if name in article_types)
     families.update(types[tag.name] for tag in attributes.tags if tag.name in types)
     for value in attributes.seller.values():
-        families.update(types[claim.name] for claim in _type_claims(value))
+        families.update(types[claim.name] for claim in type_claims(value))
     return families
 
 

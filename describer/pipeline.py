@@ -16,6 +16,8 @@ TEMPLATE_GENERATOR = "template"
 
 _LABEL_PREFIX = re.compile(r"^\s*(product\s+)?(title|description)\s*[:\-]\s*", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+_LOOP = re.compile(r"(.{2,}?)\1{3,}")
+"""A piece of two or more characters repeated four times in a row: "alalalal", "the the the the"."""
 
 
 class Describer:
@@ -156,13 +158,17 @@ def clean_title(text: str, max_chars: int = 150) -> str:
 
 
 def clean_description(text: str) -> str:
-    """One paragraph without labels; a sentence cut off by the token limit is dropped.
+    """One paragraph without labels; a sentence cut off by the token limit is dropped, and so
+    is a sentence that loops (a piece of text four times in a row), which small models write.
 
     >>> clean_description("Description: Soft cotton tee. Machine washable. Comes in")
     'Soft cotton tee. Machine washable.'
+    >>> clean_description("Black handbags, alalalalalal. Has two handles.")
+    'Has two handles.'
     """
     text = _LABEL_PREFIX.sub("", " ".join(text.replace("**", "").split())).strip().strip('"')
     ends = [m.end() for m in _SENTENCE_END.finditer(text)]
     if ends and ends[-1] < len(text):
         text = text[:ends[-1]]
-    return text.strip()
+    sentences = [text[start:end].strip() for start, end in zip([0, *ends], ends)] or [text]
+    return " ".join(s for s in sentences if s and not _LOOP.search(s)).strip()

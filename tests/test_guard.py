@@ -277,3 +277,33 @@ def test_a_generated_title_of_the_wrong_product_falls_back_to_the_template():
     listing = Describer(WritesTrousers()).describe([attributes])[0]
     assert "Trousers" not in listing.title and listing.title.startswith("Solimo")
     assert "Trousers" in listing.removed_claims
+
+
+@pytest.mark.parametrize("text, attributes, wrong", [
+    # a handbag has handles, not a neck: the family's training descriptions never say "neck"
+    ("Black handbag, has a round neck and two handles.",
+     Attributes(category=category("Handbags", "fashion", ["Accessories", "Bags", "Handbags"])),
+     ["neck"]),
+    ("Slim jeans with a button fly, five pockets and belt loops.",
+     Attributes(category=category("Jeans", "fashion", ["Apparel", "Bottomwear", "Jeans"])), []),
+    ("Slim jeans with long sleeves and a spread collar.",
+     Attributes(category=category("Jeans", "fashion", ["Apparel", "Bottomwear", "Jeans"])),
+     ["sleeves", "collar"]),
+    ("Running shoes with a cushioned outsole and mesh sleeves.",
+     Attributes(tags=[Tag("sports shoes", 0.8, "aligner", "product_type")]), ["sleeves"]),
+    # a part the seller names is the seller's word; no family, no check
+    ("Jeans with a drawstring hood.", seller(title="Denim jeans with a hood", category="Jeans"), []),
+    ("A top with a round neck.", Attributes(), []),
+])
+def test_parts_the_product_family_never_has_are_flagged(text, attributes, wrong):
+    from describer.guard import part_violations
+
+    assert texts(part_violations(text, attributes)) == wrong
+
+
+def test_every_description_sentence_is_checked_for_parts():
+    attributes = Attributes(category=category("Handbags", "fashion", ["Accessories", "Bags", "Handbags"]))
+    text, dropped = Guard().ground("Leather handbag with two handles. It has a round neck and "
+                                   "a spread collar.", attributes)
+    assert text == "Leather handbag with two handles."
+    assert texts(dropped) == ["neck", "collar"] and {c.kind for c in dropped} == {"part"}

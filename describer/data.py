@@ -380,6 +380,36 @@ def family_parts(data: Path, types: dict[str, str]) -> dict[str, list[str]]:
     return parts
 
 
+LEXICON = Path(__file__).parent / "vocab" / "words.txt"
+"""Words a generated text may use (``describer.guard.unknown_words``)."""
+
+
+WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
+
+
+def lexicon(data: Path) -> list[str]:
+    """Every word of the train-split titles and descriptions of every source (so a copied
+    training text always passes) and the whole words of the bundled MiniLM's WordPiece
+    vocabulary (general English), lower case, sorted."""
+    words = {word for source in SOURCES for e in examples(data, source, "train")
+             for word in WORD.findall(f"{e.title} {e.description}".lower())}
+    return sorted(words | set(_wordpiece_words()))
+
+
+def _wordpiece_words() -> list[str]:
+    from tagger.registry import resolve, spec_for
+
+    folder = resolve(spec_for("text-embedding", None))
+    vocab = next(folder.rglob("vocab.txt"))
+    return [w for w in vocab.read_text(encoding="utf-8").split() if WORD.fullmatch(w)]
+
+
+def write_lexicon(data: Path, path: Path = LEXICON) -> int:
+    words = lexicon(data)
+    path.write_text("".join(f"{w}\n" for w in words), encoding="utf-8")
+    return len(words)
+
+
 def write_product_types(data: Path, path: Path = PRODUCT_TYPES) -> int:
     import json
 
@@ -403,9 +433,10 @@ if __name__ == "__main__":
     from tagger.train.data import default_data_dir
 
     parser = argparse.ArgumentParser(
-        description="rebuild describer/vocab/brands.txt and describer/vocab/product_types.json")
+        description="rebuild describer/vocab/brands.txt, product_types.json and words.txt")
     parser.add_argument("--data", type=Path, default=None)
     args = parser.parse_args()
     data = args.data or default_data_dir()
     print(f"{write_brand_list(data)} brands → {BRAND_LIST}")
     print(f"{write_product_types(data)} product types → {PRODUCT_TYPES}")
+    print(f"{write_lexicon(data)} words → {LEXICON}")

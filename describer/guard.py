@@ -105,7 +105,7 @@ _COLOUR_CUE = re.compile(COLOUR_CUE, re.IGNORECASE)
 class Claim:
     """One checkable statement in a text: what was written, where, and what it asserts."""
 
-    kind: Literal["quantity", "brand", "colour", "product_type", "part"]
+    kind: Literal["quantity", "brand", "colour", "product_type", "part", "word"]
     text: str
     start: int
     end: int
@@ -183,7 +183,9 @@ class Guard:
         """``text`` without the sentences that hold a violation, and those violations.
 
         The first sentence is also checked for product types (``product_type_violations``),
-        every sentence for parts the product cannot have (``part_violations``).
+        every sentence for parts the product cannot have (``part_violations``) and for words
+        no catalogue text or English vocabulary has (``unknown_words``: a small model's
+        babble).
         The caller falls back to the template text when nothing remains.
         """
         evidence = _evidence(attributes)
@@ -192,7 +194,7 @@ class Guard:
             found = _unsupported(self.find_claims(sentence), evidence)
             if index == 0:
                 found += self.product_type_violations(sentence, attributes)
-            found += part_violations(sentence, attributes)
+            found += part_violations(sentence, attributes) + unknown_words(sentence, evidence)
             if found:
                 dropped.extend(found)
             elif sentence:
@@ -473,6 +475,42 @@ def type_claims(text: str) -> list[Claim]:
         name = keys[re.sub(r"[\s-]+", "", match.group(1).casefold())]
         claims.append(Claim("product_type", match.group(0), match.start(), match.end(), name=name))
     return claims
+
+
+def unknown_words(text: str, evidence: _Evidence | Attributes) -> list[Claim]:
+    """Words of ``text`` that are in neither the lexicon (``describer/vocab/words.txt``:
+    catalogue words and MiniLM's English vocabulary), as written or with a common ending
+    removed, nor the attributes: "fira aloda" from a model that lost its way.
+
+    >>> [c.text for c in unknown_words("A rich aloda for the skin.", Attributes())]
+    ['aloda']
+    """
+    if isinstance(evidence, Attributes):
+        evidence = _evidence(evidence)
+    attribute_words = set(_WORD.findall(evidence.text))
+    return [Claim("word", match.group(0), match.start(), match.end(), name=match.group(0).lower())
+            for match in _WORD.finditer(text)
+            if not _known(match.group(0).lower(), attribute_words)]
+
+
+_WORD = re.compile(r"[A-Za-z]+(?:['-][A-Za-z]+)*")
+
+_ENDINGS = ("s", "es", "ed", "d", "ing", "ly", "er", "est", "'s")
+
+
+def _known(word: str, attribute_words: set[str]) -> bool:
+    lexicon = _lexicon()
+    if word in lexicon or word in attribute_words:
+        return True
+    if "-" in word:
+        return all(_known(part, attribute_words) for part in word.split("-"))
+    return any(word.endswith(e) and word[:-len(e)] in lexicon for e in _ENDINGS)
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> frozenset[str]:
+    text = resources.files("describer").joinpath("vocab/words.txt").read_text("utf-8")
+    return frozenset(text.split())
 
 
 def part_violations(text: str, attributes: Attributes) -> list[Claim]:

@@ -8,7 +8,7 @@ from describer import prompting
 from collections.abc import Iterator
 
 from describer.generate import GenerationOptions, TextGenerator, text_generator
-from describer.guard import Guard, default_guard
+from describer.guard import Guard, default_guard, unknown_words
 from describer.retrieval import NEAREST_GENERATOR, NearestNeighbourGenerator
 from tagger.types import Attributes, Listing
 
@@ -91,7 +91,8 @@ class Describer:
         fallback_title = prompting.template_title(product)
         title, text = clean_title(title), clean_description(text)
         removed = (self.guard.violations(title, attributes)
-                   + self.guard.product_type_violations(title, attributes))
+                   + self.guard.product_type_violations(title, attributes)
+                   + unknown_words(title, attributes))
         if removed or not title:
             title = fallback_title
         brand = product["brand"]

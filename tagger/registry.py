@@ -108,7 +108,7 @@ _REGISTRY: dict[str, ModelSpec] = {
             description="T5 (2.8 M parameters) and unigram tokenizer trained from scratch here "
                         "(describer/weights/t5-scratch.md); retraining changes these hashes",
             files={"weights/t5-scratch/model.safetensors":
-                   "735d48fb14f1b3f77f2fd59e0ad09fe7fe58f18f624e9f293a2c250bc77a761c",
+                   "66fec3064ffb43e25633db4c065587c7c914d1bc90fe006f65be2ec286e3b5de",
                    "weights/t5-scratch/tokenizer.json":
                    "d6af4486065773514027289d1bd6aaa4c45c0b564113681653206dfbfa80893e",
                    "weights/t5-scratch/config.json":

@@ -307,3 +307,16 @@ def test_every_description_sentence_is_checked_for_parts():
                                    "a spread collar.", attributes)
     assert text == "Leather handbag with two handles."
     assert texts(dropped) == ["neck", "collar"] and {c.kind for c in dropped} == {"part"}
+
+
+def test_babble_is_dropped_and_catalogue_english_and_attribute_words_stay():
+    from describer.guard import unknown_words
+
+    attributes = seller(brand="Nilons", title="Nilons Plain Vermicelli")
+    assert texts(unknown_words("These a it is a a fira aloda a rich in the skin.", attributes)) \
+        == ["fira", "aloda"]
+    assert unknown_words("Nilons vermicelli is exquisitely crafted, non-sticky and lump-free; "
+                         "stitched pockets, ribbed hems.", attributes) == []
+    text, dropped = Guard().ground("Made with refined flour. These aliramstad alas.", attributes)
+    assert text == "Made with refined flour." and texts(dropped) == ["aliramstad"]
+    assert dropped[0].kind == "word"

@@ -75,7 +75,7 @@ the language model when a quick run must stay short. ``local:``/``hf:`` sources 
 MODEL_SOURCE_PREFIXES = ("local:", "hf:")
 
 COLUMNS = ("rows", "R-1", "R-2", "R-L", "BLEU-4", "title R-L", "dist-1", "dist-2",
-           "self-BLEU", "words", "invented %", "claims/text", "s/row")
+           "self-BLEU", "words", "invented %", "claims/text", "cut %", "s/row")
 
 FORMATS = {"rows": "{:.0f}", "dist-1": "{:.3f}", "dist-2": "{:.3f}", "claims/text": "{:.2f}",
            "s/row": "{:.3f}"}
@@ -115,7 +115,9 @@ def run(data: Path, limit: int | None) -> TaskResult:
                 scores = score(guard, [getattr(written[j], field) for j in keep],
                                [references[j] for j in keep], [written[j].title for j in keep],
                                [ref_titles[j] for j in keep], [attributes[j] for j in keep])
-                per_generator[name][subset] = {**scores, "s/row": seconds}
+                cut = 100 * statistics.mean(bool(written[j].removed_claims) for j in keep) \
+                    if keep else 0.0
+                per_generator[name][subset] = {**scores, "cut %": cut, "s/row": seconds}
         per_generator["reference"] = {
             subset: score(guard, [references[j] for j in keep], None, None, None,
                           [attributes[j] for j in keep])
@@ -152,6 +154,9 @@ def run(data: Path, limit: int | None) -> TaskResult:
         "seller fields do not support (describer.guard, brand list from the myntra and "
         "bigbasket brands); 'reference' rows apply it to the human references; fashion rows "
         "have no brand field, so any listed brand in a fashion title counts as invented",
+        "cut % = share of listings where the guard removed something (a title replaced, a "
+        "sentence dropped: invented quantities, brands, colours, wrong product types or parts, "
+        "words in no lexicon; describer.guard); the other columns score what remains",
         "ROUGE/BLEU x100; self-BLEU is each output's BLEU against the other outputs (lower = "
         "more diverse); s/row is generation time per row on this machine, after loading",
     ]

@@ -490,16 +490,21 @@ def colour_head() -> dict | None:
                               f"{sorted(missing)}, feature_version {head.get('feature_version')}"
                               f", expected {FEATURE_VERSION}); retrain it with "
                               "python -m tagger.train.colour_head")
-    return with_image_head_module(head)
+    return prepare_head(head)
 
 
-def with_image_head_module(head: dict) -> dict:
-    """The head with its tuned image head (if it has one) built once as a torch module."""
+def prepare_head(head: dict) -> dict:
+    """The head with what inference needs built once: its classifier compiled
+    (``tagger.trees``: ~3 ms instead of ~30 ms a product) and its tuned image head, if it has
+    one, as a torch module."""
+    from tagger.trees import compiled
+
+    prepared = {**head, "fast_model": compiled(head["model"])}
     if head.get("image_head") is None or not head.get("image_head_weight"):
-        return head
+        return prepared
     from tagger.image_head import TunedImageHead
 
-    return {**head, "image_head_module": TunedImageHead.from_arrays(head["image_head"])}
+    return {**prepared, "image_head_module": TunedImageHead.from_arrays(head["image_head"])}
 
 
 def needs_tail_inputs(head: dict | None) -> bool:
@@ -520,7 +525,7 @@ def name_by_head(features: np.ndarray, swatches: list[ColorSwatch], head: dict,
     """
     if not swatches:
         return swatches
-    probabilities = head["model"].predict_proba(features[None])[0]
+    probabilities = head.get("fast_model", head["model"]).predict_proba(features[None])[0]
     if needs_tail_inputs(head):
         if tail_inputs is None or len(tail_inputs) == 0:
             raise ValueError("tail_inputs: expected the backbone's (photos, 192, 7, 7) tail "

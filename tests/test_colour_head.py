@@ -9,7 +9,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from tagger.colours import (FEATURE_VERSION, colour_features, colour_head, dominant_colours, fuse,
-                            name_by_head, needs_tail_inputs, vocabulary, with_image_head_module)
+                            name_by_head, needs_tail_inputs, vocabulary, prepare_head)
 from tagger.image_head import TunedImageHead
 from tagger.io import load_image
 from tagger.train.colour_head import HEAD_WEIGHTS, train
@@ -104,12 +104,12 @@ def test_a_tuned_image_head_is_fused_with_the_classifier(tmp_path):
                                 named_by="nearest")
     bundle = {"model": Teal(), "classes": ["Red", "Teal"], "threshold": 0.0,
               "image_head": _image_head_arrays([4.0, 0.0]), "image_head_weight": 1.0}
-    fused = with_image_head_module(bundle)
+    fused = prepare_head(bundle)
     tails = np.zeros((2, 192, 7, 7), np.float32)  # two photos of one product
     assert name_by_head(np.zeros(3), swatches, fused, tails)[0].name == "Red"  # head overrules
-    lighter = with_image_head_module({**bundle, "image_head_weight": 0.1})
+    lighter = prepare_head({**bundle, "image_head_weight": 0.1})
     assert name_by_head(np.zeros(3), swatches, lighter, tails)[0].name == "Teal"
-    unfused = with_image_head_module({**bundle, "image_head_weight": 0.0})
+    unfused = prepare_head({**bundle, "image_head_weight": 0.0})
     assert not needs_tail_inputs(unfused)
     assert name_by_head(np.zeros(3), swatches, unfused)[0].name == "Teal"
     with pytest.raises(ValueError, match="expected the backbone's .* tail inputs"):

@@ -116,6 +116,17 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Repair:
+    """A claim the guard rewrote to what the attributes state: "Grey" → "Blue"."""
+
+    claim: Claim
+    replacement: str
+
+    def __str__(self) -> str:
+        return f"{self.claim.text} → {self.replacement}"
+
+
+@dataclass(frozen=True)
 class InventedFacts:
     """How often texts state what their attributes do not: the headline grounding metric."""
 
@@ -200,6 +211,35 @@ class Guard:
             elif sentence:
                 kept.append(sentence)
         return " ".join(kept), dropped
+
+    def repair(self, text: str, attributes: Attributes) -> tuple[str, list[Repair]]:
+        """``text`` with the unsupported claims the attributes can correct rewritten.
+
+        A run of colours ("white, navy and orange") loses its unsupported names, or becomes
+        the product's colour when none is supported; a brand becomes the product's brand; a
+        one-number quantity becomes the product's only quantity of that dimension ("250 ml"
+        → "500 ml"). What cannot be corrected (no colour, brand or single quantity to put
+        in) stays for ``ground`` to drop. Repairs only touch what the guard can check: the
+        rest of a sentence is the generator's.
+        """
+        evidence = _evidence(attributes)
+        claims = self.find_claims(text)
+        edits = _colour_repairs([c for c in claims if c.kind == "colour"], text, evidence,
+                                stated_colour(attributes))
+        brand = stated_brand(attributes)
+        quantities = _stated_quantities(attributes)
+        for claim in claims:
+            if _supported(claim, evidence):
+                continue
+            if claim.kind == "brand" and brand:
+                edits.append(Repair(claim, brand.upper() if claim.text.isupper() else brand))
+            elif claim.kind == "quantity" and len(claim.quantities) == 1:
+                dimension = claim.quantities[0][1]
+                if len(quantities.get(dimension, ())) == 1:
+                    edits.append(Repair(claim, quantities[dimension][0]))
+        for edit in sorted(edits, key=lambda e: e.claim.start, reverse=True):
+            text = text[:edit.claim.start] + edit.replacement + text[edit.claim.end:]
+        return text, sorted(edits, key=lambda e: e.claim.start)
 
     def product_type_violations(self, text: str, attributes: Attributes) -> list[Claim]:
         """Product types ``text`` names from a family the product is not in (call it on what
@@ -395,6 +435,74 @@ def _colour_claims(text: str, *, strict: bool) -> list[Claim]:
             continue
         claims.append(Claim("colour", match.group(0), match.start(), match.end(), name=name))
     return claims
+
+
+_COLOUR_JOIN = re.compile(r"\s*(?:,|&|/|\+|and)\s*|[\s-]+", re.IGNORECASE)
+"""What may stand between two colours of one run: "white, navy and orange", "black/red"."""
+
+
+def _colour_repairs(colours: list[Claim], text: str, evidence: _Evidence,
+                    colour: str | None) -> list[Repair]:
+    """One repair per run of adjacent colours holding an unsupported one (see ``repair``)."""
+    runs: list[list[Claim]] = []
+    for claim in colours:
+        if runs and _COLOUR_JOIN.fullmatch(text[runs[-1][-1].end:claim.start]):
+            runs[-1].append(claim)
+        else:
+            runs.append([claim])
+    repairs = []
+    for run in runs:
+        kept = [c.text for c in run if _supported(c, evidence)]
+        if len(kept) == len(run) or not (kept or colour):
+            continue
+        words = _listed(kept) if kept else _cased_like(run[0].text, colour)
+        whole = Claim("colour", text[run[0].start:run[-1].end], run[0].start, run[-1].end,
+                      name=run[0].name)
+        repairs.append(Repair(whole, words))
+    return repairs
+
+
+def _listed(words: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _cased_like(written: str, name: str) -> str:
+    """``name`` cased as the text it replaces: "Grey" → "Blue", "grey" → "blue", "GREY" → "BLUE"."""
+    if written.isupper() and len(written) > 1:
+        return name.upper()
+    return name[:1].upper() + name[1:] if written[:1].isupper() else name.lower()
+
+
+def stated_colour(attributes: Attributes) -> str | None:
+    """The product's main colour: the first one its seller colour field names, else the
+    photos' top colour."""
+    for key, value in attributes.seller.items():
+        if "colour" in key.lower() or "color" in key.lower():
+            named = _colour_claims(value, strict=False)
+            if named:
+                return named[0].name
+    return attributes.colours[0].name if attributes.colours else None
+
+
+def stated_brand(attributes: Attributes) -> str | None:
+    """The seller's brand field, else a brand fact read on the pack."""
+    for key, value in attributes.seller.items():
+        if key.lower() == "brand" and value.strip():
+            return value.strip()
+    return next((str(f.value) for f in attributes.facts if f.entity == "brand"), None)
+
+
+def _stated_quantities(attributes: Attributes) -> dict[str, list[str]]:
+    """Dimension → the distinct quantities the facts state, as listings write them."""
+    found: dict[str, dict[float, str]] = {}
+    for fact in attributes.facts:
+        if fact.entity in TEXT_ENTITIES:
+            continue
+        unit = _units()[_key(str(fact.unit))]
+        value = round(float(fact.value) * unit.factor, 6)
+        found.setdefault(unit.dimension, {}).setdefault(value, fact.display)
+    return {dimension: list(values.values()) for dimension, values in found.items()}
 
 
 # --------------------------------------------------------------------------- evidence

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
 from describer import prompting
-from collections.abc import Iterator
-
 from describer.generate import GenerationOptions, TextGenerator, text_generator
 from describer.guard import Guard, default_guard, unknown_words
-from describer.retrieval import NEAREST_GENERATOR, NearestNeighbourGenerator
+from describer.retrieval import (NEAREST_GENERATOR, RETRIEVAL_GENERATORS,
+                                  RETRIEVE_EDIT_GENERATOR, NearestNeighbourGenerator,
+                                  RetrieveEditGenerator)
+from tagger.errors import ListingsmithError
 from tagger.types import Attributes, Listing
 
 TEMPLATE_GENERATOR = "template"
@@ -21,12 +24,15 @@ _LOOP = re.compile(r"(.{2,}?)\1{3,}")
 
 
 class Describer:
-    """Writes listings with a causal LM, with templates alone (``generator="template"``), or by
-    copying the most similar training listing (``"nearest"``, a baseline that invents).
+    """Writes listings with a language model, with templates alone (``generator="template"``),
+    by copying the most similar listing (``"nearest"``, a baseline that invents) or by copying
+    and editing it (``"retrieve-edit"``).
 
-    Every generated title and sentence passes the grounding guard: a title stating a
-    quantity, brand or colour the attributes don't is replaced by the template title, such
-    sentences are dropped, and the template text stands in when nothing remains.
+    Every generated title and sentence passes the grounding guard. First, unless the
+    generator is the copying baseline, colours, brands and quantities the attributes can
+    correct are rewritten (``Guard.repair``). Then a title still stating a quantity, brand or
+    colour the attributes don't is replaced by the template title, such sentences are
+    dropped, and the template text stands in when nothing remains.
 
     The model is loaded lazily on the first ``describe`` call. Bullets always come from
     the attributes through ``prompts/bullets.j2``, so facts in bullets are never invented.
@@ -38,9 +44,12 @@ class Describer:
             generator = text_generator()
         elif generator == NEAREST_GENERATOR:
             generator = NearestNeighbourGenerator()
+        elif generator == RETRIEVE_EDIT_GENERATOR:
+            generator = RetrieveEditGenerator()
         elif isinstance(generator, str) and generator != TEMPLATE_GENERATOR:
-            raise ValueError(f"generator: expected {TEMPLATE_GENERATOR!r}, {NEAREST_GENERATOR!r} "
-                             f"or a generator object, got {generator!r}")
+            raise ValueError(f"generator: expected {TEMPLATE_GENERATOR!r}, {NEAREST_GENERATOR!r}, "
+                             f"{RETRIEVE_EDIT_GENERATOR!r} or a generator object, got "
+                             f"{generator!r}")
         self.generator = generator
         self.guard = guard if guard is not None else default_guard()
 
@@ -90,6 +99,11 @@ class Describer:
         A title that leaves out a known brand gets it in front (sellers search by brand)."""
         fallback_title = prompting.template_title(product)
         title, text = clean_title(title), clean_description(text)
+        repaired = []
+        if getattr(self.generator, "repairs_claims", True):
+            title, title_repairs = self.guard.repair(title, attributes)
+            text, text_repairs = self.guard.repair(text, attributes)
+            repaired = title_repairs + text_repairs
         removed = (self.guard.violations(title, attributes)
                    + self.guard.product_type_violations(title, attributes)
                    + unknown_words(title, attributes))
@@ -105,7 +119,8 @@ class Describer:
             bullets=prompting.bullets(product), attributes=attributes,
             generator=self.generator_name, template=prompting.template_id(),
             tone=tone, length=length,
-            removed_claims=list(dict.fromkeys(c.text for c in removed + dropped)))
+            removed_claims=list(dict.fromkeys(c.text for c in removed + dropped)),
+            repaired_claims=list(dict.fromkeys(str(r) for r in repaired)))
 
     def _generate(self, products, tone, length, deterministic) -> tuple[list[str], list[str]]:
         title_options, text_options = _options(length, deterministic)
@@ -124,10 +139,24 @@ def description_request(product: dict, tone: str, length: str) -> list[dict[str,
 
 
 def describer_for(generator: str | None, *, allow_network: bool = False,
-                  guard: Guard | None = None) -> Describer:
-    """The ``Describer`` a user's generator choice names: ``template``, ``nearest``, a
-    registered name or an ``hf:``/``local:`` source (None: the bundled default)."""
-    if generator in (TEMPLATE_GENERATOR, NEAREST_GENERATOR):
+                  guard: Guard | None = None, memory: Path | None = None) -> Describer:
+    """The ``Describer`` a user's generator choice names: ``template``, ``nearest``,
+    ``retrieve-edit``, a registered name or an ``hf:``/``local:`` source.
+
+    None is the default: ``retrieve-edit`` when a listing ``memory`` (a seller's catalogue
+    file or the shared data folder) is given, the bundled T5 otherwise. The retrieval
+    generators read ``memory`` (default: the shared data folder).
+    """
+    if generator is None and memory is not None:
+        generator = RETRIEVE_EDIT_GENERATOR
+    if generator in RETRIEVAL_GENERATORS:
+        kind = RetrieveEditGenerator if generator == RETRIEVE_EDIT_GENERATOR \
+            else NearestNeighbourGenerator
+        return Describer(kind(memory), guard=guard)
+    if memory is not None:
+        raise ListingsmithError(f"memory: only {' and '.join(RETRIEVAL_GENERATORS)} read a listing "
+                         f"memory, got generator {generator!r}; drop --memory or pick one")
+    if generator == TEMPLATE_GENERATOR:
         return Describer(generator, guard=guard)
     return Describer(text_generator(generator, allow_network=allow_network), guard=guard)
 

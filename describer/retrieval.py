@@ -13,7 +13,10 @@ The index (unique rendering vectors and the row ids) is cached as ``.npz`` under
 dates, the embedder and ``INDEX_VERSION``; a cache whose ids differ from the data is rebuilt.
 
 Copied text describes another product: its sizes, brand and colours may be wrong. The
-grounding guard (``describer.guard``) measures how often.
+``nearest`` baseline only lets the grounding guard (``describer.guard``) cut such sentences;
+``retrieve-edit`` (``RetrieveEditGenerator``) lets it rewrite them to this product's colour,
+brand and quantity first (``Guard.repair``), and may read its listings from a seller's own
+catalogue file instead of the shared data (``memory_examples``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ from tagger.train.data import default_data_dir
 from tagger.types import Attributes
 
 NEAREST_GENERATOR = "nearest"
+RETRIEVE_EDIT_GENERATOR = "retrieve-edit"
+RETRIEVAL_GENERATORS = (NEAREST_GENERATOR, RETRIEVE_EDIT_GENERATOR)
+
+MEMORY_TEXT_FIELDS = ("title", "description")
+"""Columns of a listing-memory file that are the listing, not the product's fields."""
 
 INDEX_VERSION = 1
 """Bump when ``attributes_text`` or the examples change, so cached vectors are rebuilt."""
@@ -65,16 +73,21 @@ def attributes_text(attributes: Attributes) -> str:
 class NearestNeighbourGenerator:
     """Writes a listing by copying the nearest training example's title and description.
 
-    ``Describer(NearestNeighbourGenerator())`` uses it; it needs the shared data folder
-    (default ``$LISTINGSMITH_DATA`` or ``../shared/data``).
+    ``Describer(NearestNeighbourGenerator())`` uses it. Its listings come from ``data``:
+    the shared data folder (default ``$LISTINGSMITH_DATA`` or ``../shared/data``; the train
+    split of ``sources``) or a seller's catalogue file (``memory_examples``).
     """
 
     name = NEAREST_GENERATOR
+    repairs_claims = False
+    """A baseline copies: the Describer's guard only cuts what the copy gets wrong."""
 
     def __init__(self, data: Path | None = None, *, sources: tuple[str, ...] = SOURCES,
                  embedder: TextEmbedder | None = None):
         self.data = Path(data) if data is not None else default_data_dir()
-        self.sources = tuple(sources)
+        self.sources = () if self.data.is_file() else tuple(sources)
+        if self.data.is_file():
+            memory_examples(self.data)  # a bad memory file fails here, in one line
         for source in self.sources:
             source_file(self.data, source)  # a missing folder fails here, in one line
         self.embedder = embedder or TextEmbedder()
@@ -82,10 +95,13 @@ class NearestNeighbourGenerator:
 
     @property
     def index(self) -> tuple[tuple[Example, ...], np.ndarray]:
-        """The training examples and their attribute vectors, loaded or built once."""
+        """The memory's examples and their attribute vectors, loaded or built once."""
         if self._index is None:
-            train = tuple(e for source in self.sources
-                          for e in examples(self.data, source, "train"))
+            if self.data.is_file():
+                train = memory_examples(self.data)
+            else:
+                train = tuple(e for source in self.sources
+                              for e in examples(self.data, source, "train"))
             if not train:
                 raise ListingsmithError(f"{self.data}: no train-split rows for "
                                         f"{', '.join(self.sources)}; check the data files")
@@ -128,12 +144,55 @@ class NearestNeighbourGenerator:
         return titles, texts
 
 
+class RetrieveEditGenerator(NearestNeighbourGenerator):
+    """Retrieve and edit: the nearest listing, with the colours, brands and quantities that
+    belong to the other product rewritten to this one's by the Describer's guard
+    (``Guard.repair``) before it cuts what is still unsupported.
+
+    Myntra's descriptions are near-duplicates across a brand's products and differ mostly in
+    those claims, so a copy that the guard would cut whole ("Grey printed sleep shirts, has a
+    round neck") is kept with the product's own colour. Everything else in the copy (a
+    neckline, a fabric) is still the other product's: the guard checks claims, not meaning.
+    """
+
+    name = RETRIEVE_EDIT_GENERATOR
+    repairs_claims = True
+
+
+def memory_examples(path: Path) -> tuple[Example, ...]:
+    """A seller's listings (``.jsonl``/``.csv`` records with ``id``, ``title``,
+    ``description`` and any product fields) as retrieval examples, so ``retrieve-edit``
+    writes new listings from the seller's own catalogue; every listed line is used."""
+    from describer.records import read_records
+
+    found, problems = [], []
+    for record in read_records(Path(path)):
+        if record.error:
+            problems.append(record.error)
+            continue
+        missing = [name for name in MEMORY_TEXT_FIELDS if not record.fields.get(name)]
+        if missing:
+            problems.append(f"line {record.line}: no {' or '.join(missing)}")
+            continue
+        seller = {k: v for k, v in record.fields.items() if k not in MEMORY_TEXT_FIELDS}
+        found.append(Example(record.id, "memory", seller, record.fields["title"],
+                             record.fields["description"], "train"))
+    if problems:
+        raise ListingsmithError(f"{path}: {problems[0]} ({len(problems)} bad line(s)); a "
+                                "listing memory needs id, title and description on every line")
+    if not found:
+        raise ListingsmithError(f"{path}: no listings; a listing memory needs lines with id, "
+                                "title and description")
+    return tuple(found)
+
+
 def cached_embeddings(kind: str, data: Path, sources: tuple[str, ...], ids: list[str],
                       texts: list[str], embedder: TextEmbedder) -> np.ndarray:
     """MiniLM vectors of ``texts`` (one per id), each distinct text embedded once, cached.
 
-    The cache file is named by ``kind``, the data folder and its source files, the embedder
-    and ``INDEX_VERSION``; it is used only if its ids equal ``ids``.
+    The cache file is named by ``kind``, the data folder and its source files (or the memory
+    file when ``sources`` is empty), the embedder and ``INDEX_VERSION``; it is used only if
+    its ids equal ``ids``.
     """
     path = _cache_path(kind, data, sources, embedder)
     if path.is_file():
@@ -160,8 +219,9 @@ def _cache_path(kind: str, data: Path, sources: tuple[str, ...],
                 embedder: TextEmbedder) -> Path:
     digest = hashlib.sha256()
     parts = [kind, str(Path(data).resolve()), str(INDEX_VERSION), embedder.spec.source]
-    for source in sources:
-        stat = source_file(data, source).stat()
+    files = [(s, source_file(data, s)) for s in sources] if sources else [("memory", Path(data))]
+    for source, path in files:
+        stat = path.stat()
         parts += [source, str(stat.st_size), str(stat.st_mtime_ns)]
     digest.update("\n".join(parts).encode())
     return cache_dir() / "describer" / f"{kind}-{digest.hexdigest()[:16]}.npz"

@@ -258,22 +258,33 @@ class BatchSettings:
     allow_network: bool = False
     allow_remote: bool = False
     """Fetch ``http(s)://`` photos (time and size limits in ``tagger.io``)."""
+    memory: str | None = None
+    """Listings the retrieval generators copy from (``describer_for``)."""
 
     def fingerprint(self) -> dict[str, str | None]:
+        memory = {"memory": self.memory} if self.memory else {}  # older jobs have no key
         return {"generator": self.generator, "tone": self.tone, "length": self.length,
-                "taxonomy": self.taxonomy}
+                "taxonomy": self.taxonomy, **memory}
 
     def check(self) -> None:
         """Refuse a bad choice before any product is read, with a one-line error."""
         from describer.pipeline import TEMPLATE_GENERATOR
         from describer.prompting import check_choice
-        from describer.retrieval import NEAREST_GENERATOR
+        from describer.retrieval import RETRIEVAL_GENERATORS, memory_examples
         from tagger.classify import SHIPPED, load_category_model
+        from tagger.errors import ListingsmithError
         from tagger.registry import spec_for
 
         check_choice("tones", self.tone)
         check_choice("lengths", self.length)
-        if self.generator not in (TEMPLATE_GENERATOR, NEAREST_GENERATOR):
+        if self.memory is not None:
+            if self.generator not in (None, *RETRIEVAL_GENERATORS):
+                raise ListingsmithError(f"--memory: only {' and '.join(RETRIEVAL_GENERATORS)} "
+                                        f"read a listing memory, got --generator "
+                                        f"{self.generator}; drop one of them")
+            if Path(self.memory).is_file():
+                memory_examples(Path(self.memory))
+        elif self.generator not in (TEMPLATE_GENERATOR, *RETRIEVAL_GENERATORS):
             spec_for("text-generation", self.generator)
         if self.taxonomy is not None and self.taxonomy not in SHIPPED:
             load_category_model(self.taxonomy)
@@ -304,8 +315,10 @@ class ListingProcessor:
 
         self.settings = settings
         self.tagger = tagger or Tagger()
+        memory = Path(settings.memory) if settings.memory else None
         self.describer = describer or describer_for(settings.generator,
-                                                    allow_network=settings.allow_network)
+                                                    allow_network=settings.allow_network,
+                                                    memory=memory)
         self.options = options or TaggerOptions(taxonomy=settings.taxonomy)
         self.lock = lock or nullcontext()
         """Held for a whole chunk when the models are shared with other callers (the app)."""

@@ -142,10 +142,15 @@ def _add_text_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--length", default="medium", help="short, medium or long")
     parser.add_argument("--generator", default=None,
                         help="'template' (no model), 'nearest' (copies the most similar "
-                             "training listing; needs the shared data), a registered name "
-                             "(describer-t5, the default: the T5 trained here; generator: "
-                             "SmolLM2-135M-Instruct; describer-lora: SmolLM2 + LoRA), or "
-                             "hf:<id>@<rev> / local:<dir>")
+                             "listing of the memory), 'retrieve-edit' (copies it and rewrites "
+                             "its colours, brands and quantities to this product's), a "
+                             "registered name (describer-t5, the default without --memory: "
+                             "the T5 trained here; generator: SmolLM2-135M-Instruct; "
+                             "describer-lora: SmolLM2 + LoRA), or hf:<id>@<rev> / local:<dir>")
+    parser.add_argument("--memory", default=None, metavar="LISTINGS",
+                        help="listings to retrieve from: your catalogue as .jsonl/.csv (id, "
+                             "title, description, any product fields) or the shared data "
+                             "folder; makes 'retrieve-edit' the default generator")
     parser.add_argument("--allow-network", action="store_true",
                         help="let hf: models download if not cached (off by default)")
 
@@ -159,7 +164,9 @@ def _describer(args):
     check_choice("tones", args.tone)
     check_choice("lengths", args.length)
     guard = default_guard(_read_brands(args.brands)) if getattr(args, "brands", None) else None
-    return describer_for(args.generator, allow_network=args.allow_network, guard=guard)
+    memory = Path(args.memory) if args.memory else None
+    return describer_for(args.generator, allow_network=args.allow_network, guard=guard,
+                         memory=memory)
 
 
 def _add_remote_arg(parser: argparse.ArgumentParser) -> None:
@@ -297,7 +304,7 @@ def _batch(args) -> int:
 
     settings = BatchSettings(generator=args.generator, tone=args.tone, length=args.length,
                              taxonomy=args.taxonomy, allow_network=args.allow_network,
-                             allow_remote=args.allow_remote)
+                             allow_remote=args.allow_remote, memory=args.memory)
     job = BatchJob(input=Path(args.input), out=Path(args.out), format=args.format,
                    settings=settings, engine=args.engine, workers=args.workers,
                    batch_size=args.batch_size, address=args.address, restart=args.restart,

@@ -20,7 +20,7 @@ from typing import Any, Union
 
 from tagger.errors import ValidationError
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 Box = tuple[float, float, float, float]
 """Axis-aligned box ``(x0, y0, x1, y1)`` in pixels of the (EXIF-corrected) source image."""
@@ -470,6 +470,8 @@ class Listing(_Serialisable):
     removed_claims: list[str] = field(default_factory=list)
     """Claims the grounding guard took out of the generated text (a weight, brand or colour
     the attributes do not state), so a seller sees what the model tried to invent."""
+    repaired_claims: list[str] = field(default_factory=list)
+    """Claims the guard rewrote to what the attributes state ("Grey → Blue"), kept in the text."""
     schema_version: str = SCHEMA_VERSION
 
     def __post_init__(self):
@@ -477,6 +479,9 @@ class Listing(_Serialisable):
         _require(isinstance(self.removed_claims, list) and all(isinstance(c, str) for c in
                                                                 self.removed_claims),
                  "Listing", "removed_claims", "a list of strings", self.removed_claims)
+        _require(isinstance(self.repaired_claims, list) and all(isinstance(c, str) for c in
+                                                                 self.repaired_claims),
+                 "Listing", "repaired_claims", "a list of strings", self.repaired_claims)
         _check_text("Listing", "description", self.description)
         _require(isinstance(self.bullets, list) and all(isinstance(b, str) and b.strip()
                                                         for b in self.bullets),

@@ -428,3 +428,14 @@ def test_ray_engine_writes_the_same_listings_as_the_local_engine(abo_run, abo_fo
                                  batch_size=2))
     assert (summary.done, summary.processed) == (3, 3)
     assert out.read_bytes() == local.read_bytes()
+
+
+def test_memory_settings_are_checked_before_any_photo_is_read(tmp_path):
+    memory = tmp_path / "past.jsonl"
+    memory.write_text('{"id": "1", "title": "Mug"}\n')
+    with pytest.raises(ListingsmithError, match="no description"):
+        BatchSettings(memory=str(memory)).check()
+    with pytest.raises(ListingsmithError, match="only nearest and retrieve-edit"):
+        BatchSettings(generator="template", memory=str(memory)).check()
+    assert "memory" not in TEMPLATE.fingerprint()  # jobs started before --memory still resume
+    assert BatchSettings(memory=str(memory)).fingerprint()["memory"] == str(memory)

@@ -320,3 +320,51 @@ def test_babble_is_dropped_and_catalogue_english_and_attribute_words_stay():
     text, dropped = Guard().ground("Made with refined flour. These aliramstad alas.", attributes)
     assert text == "Made with refined flour." and texts(dropped) == ["aliramstad"]
     assert dropped[0].kind == "word"
+
+
+# --------------------------------------------------------------------------- repair
+
+
+def repaired(text: str, attributes: Attributes) -> tuple[str, list[str]]:
+    fixed, repairs = Guard(brands=["Nike", "Pepe Jeans", "Soie"]).repair(text, attributes)
+    return fixed, [str(r) for r in repairs]
+
+
+def test_repair_rewrites_another_products_colour_to_this_ones_keeping_its_case():
+    attrs = seller(colour="Blue")
+    assert repaired("Grey printed sleep shirts, has a round neck.", attrs) == (
+        "Blue printed sleep shirts, has a round neck.", ["Grey → Blue"])
+    assert repaired("Knitted in grey wool.", attrs)[0] == "Knitted in blue wool."
+    assert repaired("IN GREY", attrs)[0] == "IN BLUE"
+
+
+def test_repair_treats_a_run_of_colours_as_one_claim():
+    # one wrong colour among right ones goes; a run with none right becomes the product's
+    two = seller(colour="Navy Blue & White")
+    assert repaired("White, navy blue and red striped leggings", two) == (
+        "White and navy blue striped leggings", ["White, navy blue and red → White and navy blue"])
+    assert repaired("Red, green and black striped socks", seller(colour="Navy Blue"))[0] == \
+        "Navy Blue striped socks"
+
+
+def test_repair_puts_in_the_product_brand_and_its_only_quantity_of_a_dimension():
+    attrs = seller(brand="Soie", item_volume="500 ml")
+    assert repaired("PEPE JEANS lotion in a 250 ml bottle.", attrs) == (
+        "SOIE lotion in a 500 ml bottle.", ["PEPE JEANS → SOIE", "250 ml → 500 ml"])
+
+
+def test_repair_leaves_what_the_attributes_cannot_correct():
+    # no colour or brand to put in, a warranty the product has no time for, two weights, a box
+    bare = Attributes(facts=[Fact("item_weight", weight, "kilogram", f"{weight} kg", "seller")
+                             for weight in (1, 2)])
+    for text in ("Grey Nike socks.", "1 year warranty.", "Weighs 500 g.", "A 2 x 3 cm box."):
+        assert repaired(text, bare) == (text, [])
+    assert repaired("Blue Soie shirt, 500 ml.", seller(colour="Blue", brand="Soie",
+                                                       item_volume="500 ml")) == (
+        "Blue Soie shirt, 500 ml.", [])  # nothing unsupported: nothing to do
+
+
+def test_repair_falls_back_to_the_photo_colour_and_a_pack_brand():
+    attrs = Attributes(colours=[swatch("Olive", "green")],
+                       facts=[Fact("brand", "Nike", None, "NIKE", "ocr")])
+    assert repaired("Pepe Jeans grey joggers", attrs)[0] == "Nike olive joggers"

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from describer.data import split_of
-from describer.pipeline import Describer
-from describer.retrieval import NearestNeighbourGenerator, attributes_text, cached_embeddings
+from describer.pipeline import Describer, describer_for
+from describer.retrieval import (NearestNeighbourGenerator, RetrieveEditGenerator,
+                                 attributes_text, cached_embeddings, memory_examples)
 from describer.records import Record, record_attributes
 from tagger.errors import ListingsmithError
 from tagger.text_embed import TextEmbedder
@@ -166,3 +167,60 @@ def test_template_path_is_unchanged():
 def test_attributes_text_is_the_bullets_without_price():
     text = attributes_text(seller(brand="Amul", price="50", item_weight="500 g"))
     assert text == "Brand: Amul; Net weight: 500 g"
+
+
+def write_memory(path: Path, rows: list[dict]) -> Path:
+    import json
+
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+MEMORY = [
+    {"id": "s1", "title": "Soie Women Grey Sleep Shirt", "brand": "Soie", "colour": "Grey",
+     "category": "Sleep Shirt", "description": "Grey printed knee-length sleep shirt, has a "
+                                                "round neck. Pack of 500 g. Made in India"},
+    {"id": "s2", "title": "Tata Tea Gold 1 kg", "brand": "Tata", "category": "Tea",
+     "description": "A rich blend of Assam tea leaves."},
+]
+
+
+def test_retrieve_edit_keeps_the_copy_with_this_products_colour_where_nearest_cuts_it(tmp_path):
+    memory = write_memory(tmp_path / "listings.jsonl", MEMORY)
+    product = seller(brand="Soie", colour="Blue", category="Sleep Shirt")
+    (copied,) = Describer(NearestNeighbourGenerator(memory)).describe([product])
+    (edited,) = Describer(RetrieveEditGenerator(memory)).describe([product])
+    # the baseline loses the sentence stating another colour; retrieve-edit rewrites it, and
+    # still cuts the weight it cannot correct (the product states none)
+    assert "Grey" in copied.removed_claims and "printed" not in copied.description
+    assert edited.description == ("Blue printed knee-length sleep shirt, has a round neck. "
+                                  "Made in India.")
+    assert edited.repaired_claims == ["Grey → Blue"] and edited.removed_claims == ["500 g"]
+    assert edited.title == "Soie Women Blue Sleep Shirt" and edited.generator == "retrieve-edit"
+    assert copied.repaired_claims == []
+
+
+def test_a_listing_memory_file_makes_retrieve_edit_the_default(tmp_path):
+    memory = write_memory(tmp_path / "listings.jsonl", MEMORY)
+    describer = describer_for(None, memory=memory)
+    assert isinstance(describer.generator, RetrieveEditGenerator)
+    (listing,) = describer.describe([seller(brand="Tata", category="Tea", item_weight="250 g")])
+    assert listing.description == "A rich blend of Assam tea leaves."
+    assert [e.title for e in memory_examples(memory)] == [m["title"] for m in MEMORY]
+    assert isinstance(describer_for("nearest", memory=memory).generator,
+                      NearestNeighbourGenerator)
+    with pytest.raises(ListingsmithError, match="only nearest and retrieve-edit read"):
+        describer_for("template", memory=memory)
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([{"id": "a", "title": "Mug"}], "line 1: no description"),
+    ([{"title": "Mug", "description": "A mug."}], "missing 'id'"),
+    ([], "no listings"),
+])
+def test_a_bad_listing_memory_is_a_one_line_error(tmp_path, rows, message):
+    memory = write_memory(tmp_path / "listings.jsonl", rows)
+    with pytest.raises(ListingsmithError) as error:
+        RetrieveEditGenerator(memory)
+    assert message in str(error.value) and str(memory) in str(error.value)
+    assert "\n" not in str(error.value)

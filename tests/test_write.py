@@ -44,3 +44,24 @@ def test_unsupported_file_type_is_one_line_error(tmp_path, capsys):
     path.write_bytes(b"x")
     assert main(["write", str(path), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "expected a .jsonl or .csv" in capsys.readouterr().err
+
+
+def test_memory_writes_new_records_from_the_sellers_own_listings(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LISTINGSMITH_CACHE", str(tmp_path / "cache"))
+    memory = tmp_path / "past.csv"
+    memory.write_text("id,title,description,brand,colour,category\n"
+                      "P1,Northwind Grey Hoodie,\"Grey fleece hoodie, has a kangaroo pocket.\","
+                      "Northwind,Grey,Hoodie\n")
+    records = tmp_path / "new.jsonl"
+    records.write_text(json.dumps({"id": "N1", "brand": "Northwind", "colour": "Green",
+                                   "category": "Hoodie"}) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["write", str(records), "--out", str(out), "--memory", str(memory)]) == 0
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["generator"] == "retrieve-edit"
+    assert row["description"] == "Green fleece hoodie, has a kangaroo pocket."
+    assert row["title"] == "Northwind Green Hoodie"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,title\nP1,Mug\n")
+    assert main(["write", str(records), "--out", str(out), "--memory", str(bad)]) == 2
+    assert "no description" in capsys.readouterr().err

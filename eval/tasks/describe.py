@@ -1,5 +1,6 @@
 """Listing text from seller attributes against human references: template, nearest neighbour,
-zero-shot SmolLM2, SmolLM2 + LoRA and the from-scratch T5, side by side (issue 7).
+retrieve-edit, zero-shot SmolLM2, SmolLM2 + LoRA and the from-scratch T5, side by side
+(issue 7).
 
 ``python -m eval.run --task describe [--limit N]``
 
@@ -61,7 +62,8 @@ TONE, LENGTH = "neutral", "medium"
 SCORED_FIELD = {"myntra": "description", "bigbasket": "description", "fashion": "title"}
 """Which reference each source is scored on."""
 
-GENERATORS = ("template", "nearest", "smollm2-zero-shot", "smollm2-lora", "t5-scratch")
+GENERATORS = ("template", "nearest", "retrieve-edit", "smollm2-zero-shot", "smollm2-lora",
+              "t5-scratch")
 REGISTERED = {"smollm2-zero-shot": "generator", "smollm2-lora": "describer-lora",
               "t5-scratch": "describer-t5"}
 """Model generators → registry name (``generator``: the bundled SmolLM2, zero-shot)."""
@@ -142,14 +144,17 @@ def run(data: Path, limit: int | None) -> TaskResult:
         f"generators: {', '.join(generators)} (${GENERATORS_ENV} picks from "
         f"{', '.join(GENERATORS)})",
         f"rows per source: {rows_per_source} test rows (evenly spaced) for template, nearest, "
-        f"t5-scratch and the references; the SmolLM2-135M-Instruct generators (greedy, "
+        f"retrieve-edit, t5-scratch and the references; the SmolLM2-135M-Instruct generators (greedy, "
         f"{TONE}/{LENGTH}) write at most {SMOLLM_MAX_ROWS} of them to bound the CPU run time",
         f"novel = reference title's best MiniLM cosine to a same-source training title "
         f"< {NOVELTY_THRESHOLD}: {counts}",
         "myntra and bigbasket score descriptions, fashion scores titles (no descriptions); "
         "'title R-L' is the title ROUGE-L F everywhere",
         "nearest: per-source index of the train split (attributes rendered as the listing's "
-        "bullets, MiniLM cosine), cached under $LISTINGSMITH_CACHE/describer",
+        "bullets, MiniLM cosine), cached under $LISTINGSMITH_CACHE/describer; it copies, and "
+        "the guard only cuts. retrieve-edit: the same neighbour, with the colours, brands and "
+        "quantities the guard can correct rewritten to this product's first (every generator "
+        "but nearest gets that repair)",
         "invented % = share of scored texts with >= 1 quantity, brand or colour claim the "
         "seller fields do not support (describer.guard, brand list from the myntra and "
         "bigbasket brands); 'reference' rows apply it to the human references; fashion rows "
@@ -199,12 +204,14 @@ def _write(describer, attributes: list) -> tuple[list, float]:
 def _describer(name: str, data: Path, source: str, embedder):
     from describer.generate import text_generator
     from describer.pipeline import TEMPLATE_GENERATOR, Describer
-    from describer.retrieval import NearestNeighbourGenerator
+    from describer.retrieval import NearestNeighbourGenerator, RetrieveEditGenerator
 
     if name == "template":
         return Describer(TEMPLATE_GENERATOR)
     if name == "nearest":
         return Describer(NearestNeighbourGenerator(data, sources=(source,), embedder=embedder))
+    if name == "retrieve-edit":
+        return Describer(RetrieveEditGenerator(data, sources=(source,), embedder=embedder))
     return Describer(text_generator(REGISTERED.get(name, name)))
 
 

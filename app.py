@@ -244,10 +244,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to listen on (default loopback only)")
+    parser.add_argument("--memory", default=None, metavar="LISTINGS",
+                        help="write from your own listings (.jsonl/.csv with id, title, "
+                             "description): the retrieve-edit generator")
     args = parser.parse_args(argv)
+    service = None
+    if args.memory:
+        from describer.pipeline import describer_for
+
+        service = ListingService(describer=describer_for(None, memory=Path(args.memory)))
     print(f"listingsmith app: loading models, then serving on http://{args.host}:{args.port}",
           flush=True)
-    launch(args.port, host=args.host)
+    launch(args.port, host=args.host, service=service)
 
 
 if __name__ == "__main__":

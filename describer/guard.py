@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Literal
@@ -98,6 +98,10 @@ _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _RANGE = r"(?:-|–|—|~|to)"
 _BY = r"\s*[x×*]\s*"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+GLUED_SENTENCE = re.compile(r"(?<![A-Za-z])([a-z]{2,})(?=[A-Z][a-z])")
+"""A lower-case word run into a capitalised one, "strapWarranty: 1 year": scraped catalogue
+text (Myntra's) joins its lines that way, and copies and models trained on it repeat it.
+Claims are read on each side separately; ``clean_description`` breaks the sentence there."""
 _COLOUR_CUE = re.compile(COLOUR_CUE, re.IGNORECASE)
 
 
@@ -179,7 +183,14 @@ class Guard:
             re.IGNORECASE) if listed else None
 
     def find_claims(self, text: str) -> list[Claim]:
-        """Quantities, brands and colours in ``text``, in reading order."""
+        """Quantities, brands and colours in ``text``, in reading order; glued sentences
+        (``GLUED_SENTENCE``) are read part by part, so "1 yearWarranty" states "1 year"."""
+        cuts = [0, *(m.end() for m in GLUED_SENTENCE.finditer(text)), len(text)]
+        return [replace(claim, start=claim.start + start, end=claim.end + start)
+                for start, end in zip(cuts, cuts[1:])
+                for claim in self._claims_in_part(text[start:end])]
+
+    def _claims_in_part(self, text: str) -> list[Claim]:
         brands = self._brand_claims(text)
         taken = [(c.start, c.end) for c in brands]
         colours = [c for c in _colour_claims(text, strict=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from describer import prompting
 from describer.generate import GenerationOptions, TextGenerator, text_generator
-from describer.guard import Guard, default_guard, unknown_words
+from describer.guard import GLUED_SENTENCE, Guard, default_guard, unknown_words
 from describer.retrieval import (NEAREST_GENERATOR, RETRIEVAL_GENERATORS,
                                   RETRIEVE_EDIT_GENERATOR, NearestNeighbourGenerator,
                                   RetrieveEditGenerator)
@@ -29,10 +29,12 @@ class Describer:
     and editing it (``"retrieve-edit"``).
 
     Every generated title and sentence passes the grounding guard. First, unless the
-    generator is the copying baseline, colours, brands and quantities the attributes can
-    correct are rewritten (``Guard.repair``). Then a title still stating a quantity, brand or
-    colour the attributes don't is replaced by the template title, such sentences are
-    dropped, and the template text stands in when nothing remains.
+    generator is the copying baseline, the description's colours, brands and quantities the
+    attributes can correct are rewritten (``Guard.repair``). Then a title stating a quantity,
+    brand or colour the attributes don't is replaced by the template title (repairing titles
+    instead cost the T5 17 title ROUGE-L points on Myntra: its own titles are worse than the
+    template's), such sentences are dropped, and the template text stands in when nothing
+    remains.
 
     The model is loaded lazily on the first ``describe`` call. Bullets always come from
     the attributes through ``prompts/bullets.j2``, so facts in bullets are never invented.
@@ -101,9 +103,7 @@ class Describer:
         title, text = clean_title(title), clean_description(text)
         repaired = []
         if getattr(self.generator, "repairs_claims", True):
-            title, title_repairs = self.guard.repair(title, attributes)
-            text, text_repairs = self.guard.repair(text, attributes)
-            repaired = title_repairs + text_repairs
+            text, repaired = self.guard.repair(text, attributes)
         removed = (self.guard.violations(title, attributes)
                    + self.guard.product_type_violations(title, attributes)
                    + unknown_words(title, attributes))
@@ -195,8 +195,14 @@ def clean_description(text: str) -> str:
     'Soft cotton tee. Machine washable.'
     >>> clean_description("Black handbags, alalalalalal. Has two handles.")
     'Has two handles.'
+
+    Sentences that scraped text runs together get their full stop back:
+
+    >>> clean_description("Has a zip closureWarranty: 1 year.")
+    'Has a zip closure. Warranty: 1 year.'
     """
     text = _LABEL_PREFIX.sub("", " ".join(text.replace("**", "").split())).strip().strip('"')
+    text = GLUED_SENTENCE.sub(r"\1. ", text)
     ends = [m.end() for m in _SENTENCE_END.finditer(text)]
     if ends and ends[-1] < len(text):
         text = text[:ends[-1]]

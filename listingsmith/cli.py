@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=int, default=7860)
     app.add_argument("--host", default="127.0.0.1",
                      help="interface to listen on (default loopback only)")
+    app.add_argument("--memory", default=None, metavar="LISTINGS",
+                     help="write from your own listings (.jsonl/.csv with id, title, "
+                          "description): the retrieve-edit generator")
     app.set_defaults(handler=_app)
 
     models = commands.add_parser("models", help="list models and whether they are installed")
@@ -405,7 +408,8 @@ def _train(args) -> int:
 def _app(args) -> int:
     import app
 
-    app.main(["--port", str(args.port), "--host", args.host])
+    app.main(["--port", str(args.port), "--host", args.host,
+              *(["--memory", args.memory] if args.memory else [])])
     return EXIT_OK
 
 

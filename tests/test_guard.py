@@ -1,6 +1,6 @@
 import pytest
 
-from describer.guard import Guard, find_claims, ground, invented_fact_rate, violations
+from describer.guard import GLUED_SENTENCE, Guard, find_claims, ground, invented_fact_rate, violations
 from describer.records import Record, record_attributes
 from tagger.errors import ListingsmithError
 from tagger.types import Attributes, CategoryPrediction, ColorSwatch, Fact, Tag, TextSpan
@@ -368,3 +368,24 @@ def test_repair_falls_back_to_the_photo_colour_and_a_pack_brand():
     attrs = Attributes(colours=[swatch("Olive", "green")],
                        facts=[Fact("brand", "Nike", None, "NIKE", "ocr")])
     assert repaired("Pepe Jeans grey joggers", attrs)[0] == "Nike olive joggers"
+
+
+def test_claims_in_glued_sentences_are_found():
+    # scraped text runs lines together: "1 yearWarranty", "dupattaBeige" still state claims
+    text = "Grey net dupattaBeige kurta, 1 yearWarranty provided by the brand"
+    assert [(c.text, text[c.start:c.end]) for c in find_claims(text)] == [
+        ("Grey", "Grey"), ("Beige", "Beige"), ("1 year", "1 year")]
+    # a capital inside a name is no glue
+    for name in ("PlayStation", "iPhone", "McDonald", "eBay", "macOS", "GlycoDab"):
+        assert not GLUED_SENTENCE.search(name), name
+
+
+def test_a_glued_sentence_with_an_invented_fact_is_cut_alone():
+    from describer.pipeline import clean_description
+
+    copied = clean_description("Black shoulder bag, has a zip closureTwo handles with a sling "
+                               "strapWarranty: 1 yearWarranty provided by brand/manufacturer.")
+    text, dropped = ground(copied, seller(colour="Black", category="Handbags"))
+    assert text == ("Black shoulder bag, has a zip closure. Two handles with a sling strap. "
+                    "Warranty provided by brand/manufacturer.")
+    assert texts(dropped) == ["1 year"]

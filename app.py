@@ -196,6 +196,9 @@ def _write(service, attributes, tone, length, view, note):
         if isinstance(item, Listing):
             removed = (f"\n\nRemoved unsupported claims: {html.escape(', '.join(item.removed_claims))}"
                        if item.removed_claims else "")
+            if item.repaired_claims:
+                removed += ("\n\nRewritten to your product's facts: "
+                            + html.escape(", ".join(item.repaired_claims)))
             yield {view["title"]: item.title, view["bullets"]: "\n".join(item.bullets),
                    view["description"]: item.description, view["listing"]: item,
                    view["status"]: f"Done ({item.generator}, {item.tone}, {item.length})."

@@ -439,6 +439,9 @@ def format_listing(listing: Listing) -> str:
     if listing.removed_claims:
         lines += ["Removed by the grounding guard (not in the attributes): "
                   + ", ".join(listing.removed_claims), ""]
+    if listing.repaired_claims:
+        lines += ["Rewritten by the grounding guard (to what the attributes say): "
+                  + ", ".join(listing.repaired_claims), ""]
     lines.append(f"generator: {listing.generator} · prompts: {listing.template} · "
                  f"tone: {listing.tone} · length: {listing.length}")
     return "\n".join(lines)

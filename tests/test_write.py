@@ -65,3 +65,25 @@ def test_memory_writes_new_records_from_the_sellers_own_listings(tmp_path, monke
     bad.write_text("id,title\nP1,Mug\n")
     assert main(["write", str(records), "--out", str(out), "--memory", str(bad)]) == 2
     assert "no description" in capsys.readouterr().err
+
+
+def test_app_and_describe_output_name_the_memory_generator_and_its_rewrites(tmp_path, monkeypatch):
+    import app
+    from describer.records import Record, record_attributes
+    from listingsmith.cli import format_listing
+
+    monkeypatch.setenv("LISTINGSMITH_CACHE", str(tmp_path / "cache"))
+    memory = tmp_path / "past.jsonl"
+    memory.write_text(json.dumps({"id": "P1", "title": "Northwind Hoodie", "colour": "Grey",
+                                  "description": "Grey fleece hoodie.", "category": "Hoodie"})
+                      + "\n")
+    launched = {}
+    monkeypatch.setattr(app, "launch", lambda port, host, service: launched.update(s=service))
+    app.main(["--memory", str(memory)])
+    describer = launched["s"].describer
+    assert describer.generator_name == "retrieve-edit"
+    (listing,) = describer.describe([record_attributes(Record(1, "n", {
+        "colour": "Green", "category": "Hoodie"}))])
+    assert listing.description == "Green fleece hoodie."
+    assert "Rewritten by the grounding guard (to what the attributes say): Grey → Green" in \
+        format_listing(listing)

@@ -195,10 +195,10 @@ def test_retrieve_edit_keeps_the_copy_with_this_products_colour_where_nearest_cu
     assert "Grey" in copied.removed_claims and "printed" not in copied.description
     assert edited.description == ("Blue printed knee-length sleep shirt, has a round neck. "
                                   "Made in India.")
-    assert edited.repaired_claims == ["Grey → Blue"]
-    assert edited.removed_claims == ["Grey", "500 g"]  # the title's Grey, the weight
-    # a title stating another colour falls back to the template title, as for every generator
+    assert edited.repaired_claims == ["Grey → Blue"] and edited.removed_claims == ["500 g"]
+    # the title is the template's: a copied one would name the other product
     assert edited.title == "Soie Blue Sleep Shirt" and edited.generator == "retrieve-edit"
+    assert copied.title == "Soie Blue Sleep Shirt" and "Grey" in copied.removed_claims
     assert copied.repaired_claims == []
 
 

@@ -60,7 +60,7 @@ def test_memory_writes_new_records_from_the_sellers_own_listings(tmp_path, monke
     (row,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert row["generator"] == "retrieve-edit"
     assert row["description"] == "Green fleece hoodie, has a kangaroo pocket."
-    assert row["title"] == "Northwind Green Hoodie"  # the template title: the copy's said Grey
+    assert row["title"] == "Northwind Green Hoodie"  # the template title
     bad = tmp_path / "bad.csv"
     bad.write_text("id,title\nP1,Mug\n")
     assert main(["write", str(records), "--out", str(out), "--memory", str(bad)]) == 2

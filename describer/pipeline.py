@@ -154,8 +154,9 @@ def describer_for(generator: str | None, *, allow_network: bool = False,
             else NearestNeighbourGenerator
         return Describer(kind(memory), guard=guard)
     if memory is not None:
-        raise ListingsmithError(f"memory: only {' and '.join(RETRIEVAL_GENERATORS)} read a listing "
-                         f"memory, got generator {generator!r}; drop --memory or pick one")
+        raise ListingsmithError(f"memory: only {' and '.join(RETRIEVAL_GENERATORS)} read a "
+                                f"listing memory, got generator {generator!r}; drop --memory or "
+                                "pick one")
     if generator == TEMPLATE_GENERATOR:
         return Describer(generator, guard=guard)
     return Describer(text_generator(generator, allow_network=allow_network), guard=guard)

@@ -86,8 +86,8 @@ class NearestNeighbourGenerator:
                  embedder: TextEmbedder | None = None):
         self.data = Path(data) if data is not None else default_data_dir()
         self.sources = () if self.data.is_file() else tuple(sources)
-        if self.data.is_file():
-            memory_examples(self.data)  # a bad memory file fails here, in one line
+        # a seller's file is read now, so a bad line fails here, in one line
+        self._memory = memory_examples(self.data) if self.data.is_file() else None
         for source in self.sources:
             source_file(self.data, source)  # a missing folder fails here, in one line
         self.embedder = embedder or TextEmbedder()
@@ -97,8 +97,8 @@ class NearestNeighbourGenerator:
     def index(self) -> tuple[tuple[Example, ...], np.ndarray]:
         """The memory's examples and their attribute vectors, loaded or built once."""
         if self._index is None:
-            if self.data.is_file():
-                train = memory_examples(self.data)
+            if self._memory is not None:
+                train = self._memory
             else:
                 train = tuple(e for source in self.sources
                               for e in examples(self.data, source, "train"))

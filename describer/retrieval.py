@@ -24,7 +24,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -136,12 +139,10 @@ class NearestNeighbourGenerator:
         A description gets a closing full stop so that the Describer's clean-up, which drops
         an unfinished last sentence, keeps the whole copied text.
         """
-        titles, texts = [], []
-        for found in self.nearest(attributes):
-            titles.append(found.title.title)
-            text = found.description.description if found.description else ""
-            texts.append(text if not text or text.endswith(_SENTENCE_END) else text + ".")
-        return titles, texts
+        found = self.nearest(attributes)
+        return ([f.title.title for f in found],
+                [_with_full_stop(f.description.description) if f.description else ""
+                 for f in found])
 
 
 class RetrieveEditGenerator(NearestNeighbourGenerator):
@@ -159,7 +160,9 @@ class RetrieveEditGenerator(NearestNeighbourGenerator):
     repairs_claims = True
 
     def write(self, attributes: list[Attributes]) -> tuple[list[str], list[str]]:
-        """The template titles (``prompts/template_title.j2``) and the neighbours' descriptions.
+        """The template titles (``prompts/template_title.j2``) and the neighbours' descriptions;
+        "" (the Describer's template description) where the nearest listing is less similar
+        than ``retrieval.toml``'s ``min_similarity``: a product unlike anything in the memory.
 
         A copied title names the other product ("Deodorant Body Spray - RoMence Forever For
         Men" for a vitamin pack the tagger took for a deodorant), which no claim check
@@ -167,9 +170,19 @@ class RetrieveEditGenerator(NearestNeighbourGenerator):
         rows that cost 2 title ROUGE-L points on Myntra and 8 on BigBasket and gained 2 on
         fashion titles.
         """
-        _, texts = super().write(attributes)
+        floor = retrieval_settings()["min_similarity"]
+        texts = [_with_full_stop(found.description.description)
+                 if found.description is not None and found.description_similarity >= floor
+                 else "" for found in self.nearest(attributes)]
         titles = [prompting.template_title(prompting.product_context(a)) for a in attributes]
         return titles, texts
+
+
+@lru_cache(maxsize=1)
+def retrieval_settings() -> dict:
+    """``describer/vocab/retrieval.toml``: the similarity below which retrieve-edit does not copy."""
+    return tomllib.loads(resources.files("describer").joinpath("vocab/retrieval.toml")
+                         .read_text("utf-8"))
 
 
 def memory_examples(path: Path) -> tuple[Example, ...]:
@@ -197,6 +210,10 @@ def memory_examples(path: Path) -> tuple[Example, ...]:
         raise ListingsmithError(f"{path}: no listings; a listing memory needs lines with id, "
                                 "title and description")
     return tuple(found)
+
+
+def _with_full_stop(text: str) -> str:
+    return text if not text or text.endswith(_SENTENCE_END) else text + "."
 
 
 def cached_embeddings(kind: str, data: Path, sources: tuple[str, ...], ids: list[str],

@@ -8,7 +8,8 @@ import pytest
 from describer.data import split_of
 from describer.pipeline import Describer, describer_for
 from describer.retrieval import (NearestNeighbourGenerator, RetrieveEditGenerator,
-                                 attributes_text, cached_embeddings, memory_examples)
+                                 attributes_text, cached_embeddings, memory_examples,
+                                 retrieval_settings)
 from describer.records import Record, record_attributes
 from tagger.errors import ListingsmithError
 from tagger.text_embed import TextEmbedder
@@ -226,3 +227,16 @@ def test_a_bad_listing_memory_is_a_one_line_error(tmp_path, rows, message):
         RetrieveEditGenerator(memory)
     assert message in str(error.value) and str(memory) in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_a_product_unlike_anything_in_the_memory_gets_the_template_description(tmp_path):
+    memory = write_memory(tmp_path / "listings.jsonl", MEMORY)
+    generator = RetrieveEditGenerator(memory)
+    product = seller(brand="Exide", category="Car Battery", voltage="12 V")
+    (found,) = generator.nearest([product])
+    assert found.description_similarity < retrieval_settings()["min_similarity"]
+    (listing,) = Describer(generator).describe([product])
+    assert listing.description == Describer("template").describe([product])[0].description
+    # the copying baseline has no floor: it copies the tea or the sleep shirt
+    (copied,) = Describer(NearestNeighbourGenerator(memory)).describe([product])
+    assert copied.description != listing.description

@@ -25,9 +25,9 @@ from describer import prompting  # noqa: E402
 from describer.export import EXPORT_FORMATS, export_text  # noqa: E402
 from listingsmith.batch_upload import run_upload  # noqa: E402
 from listingsmith.service import ListingService, edited, with_seller  # noqa: E402
-from tagger.errors import ListingsmithError  # noqa: E402
-from tagger.io import limit  # noqa: E402
-from tagger.types import Attributes, Listing  # noqa: E402
+from listingsmith.core.errors import ListingsmithError  # noqa: E402
+from listingsmith.core.io import limit  # noqa: E402
+from listingsmith.core.types import Attributes, Listing  # noqa: E402
 
 MAX_UPLOAD_MB = 25
 """Per-file upload cap; larger files are refused by the server before they are read

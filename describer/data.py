@@ -33,9 +33,9 @@ from pathlib import Path
 
 from describer.records import Record, record_attributes
 from tagger.colours import vocabulary
-from tagger.errors import ListingsmithError
+from listingsmith.core.errors import ListingsmithError
 from tagger.facts import best_fact, parse_facts
-from tagger.types import Attributes, TextSpan
+from listingsmith.core.types import Attributes, TextSpan
 
 SOURCES = ("myntra", "bigbasket", "fashion")
 SPLITS = ("train", "val", "test")
@@ -397,7 +397,7 @@ def lexicon(data: Path) -> list[str]:
 
 
 def _wordpiece_words() -> list[str]:
-    from tagger.registry import resolve, spec_for
+    from listingsmith.core.registry import resolve, spec_for
 
     folder = resolve(spec_for("text-embedding", None))
     vocab = next(folder.rglob("vocab.txt"))

@@ -22,13 +22,13 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from html import escape
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from describer.prompting import options
-from tagger.errors import ListingsmithError
-from tagger.types import Fact, Listing, unit_symbols
+from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.types import Fact, Listing
+from listingsmith.core.units import unit_symbols, units
 
 
 class ExportError(ListingsmithError, ValueError):
@@ -519,9 +519,7 @@ def _other_facts(listing: Listing) -> list[tuple[str, Fact]]:
 @lru_cache(maxsize=1)
 def _grams_per_unit() -> dict[str, float]:
     """Mass units → grams, from the unit table the fact parser uses (``vocab/units.json``)."""
-    text = resources.files("tagger").joinpath("vocab/units.json").read_text("utf-8")
-    return {name: float(spec["factor"]) for name, spec in json.loads(text)["units"].items()
-            if spec["dimension"] == "mass"}
+    return {unit.name: unit.factor for unit in units().values() if unit.dimension == "mass"}
 
 
 def _grams(fact: Fact) -> float:

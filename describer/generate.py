@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from tagger.errors import ModelError
-from tagger.registry import (ModelSpec, cache_dir, get_spec, load_once, parse_source,
+from listingsmith.core.errors import ModelError
+from listingsmith.core.registry import (ModelSpec, cache_dir, get_spec, load_once, parse_source,
                              quiet_transformers, resolve, spec_for)
 
 Messages = list[dict[str, str]]

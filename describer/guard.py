@@ -4,7 +4,7 @@ A small model, or a retrieval baseline that copies another product's text, write
 sentences that may state a weight, a brand or a colour this product does not have. The guard
 finds three kinds of claim:
 
-* **quantities**: a number with a unit from ``tagger/vocab/units.json`` or ``EXTRA_UNITS``
+* **quantities**: a number with a unit from ``listingsmith/core/vocab/units.json`` or ``EXTRA_UNITS``
   (``500 g``, ``1,5 L``, ``220-240V``, ``30 x 20 cm``, ``2 years``, ``100%``). A number
   without a unit ("5-pocket", "pack of 2") is no claim.
 * **brands**: names of the brand list the guard is given (``describer.data.known_brands``),
@@ -44,8 +44,9 @@ from typing import Literal
 
 from describer.prompting import reads_like_instruction
 from tagger.colours import vocabulary
-from tagger.errors import ListingsmithError
-from tagger.types import TEXT_ENTITIES, Attributes
+from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.types import TEXT_ENTITIES, Attributes
+from listingsmith.core.units import units
 
 EXTRA_UNITS: dict[str, tuple[str, float, tuple[str, ...]]] = {
     "percent": ("percent", 1.0, ("%", "percent", "per cent")),
@@ -337,9 +338,7 @@ def default_guard(extra_brands: Iterable[str] = ()) -> Guard:
 @lru_cache(maxsize=1)
 def _unit_aliases() -> tuple[tuple[str, _Unit], ...]:
     """(spelling, unit) for every unit name and alias of ``units.json`` and ``EXTRA_UNITS``."""
-    text = resources.files("tagger").joinpath("vocab/units.json").read_text("utf-8")
-    table = {name: (spec["dimension"], float(spec["factor"]), tuple(spec["aliases"]))
-             for name, spec in json.loads(text)["units"].items()}
+    table = {unit.name: (unit.dimension, unit.factor, unit.aliases) for unit in units().values()}
     table.update(EXTRA_UNITS)
     return tuple((spelling, _Unit(dimension, factor))
                  for name, (dimension, factor, aliases) in table.items()

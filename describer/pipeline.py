@@ -12,8 +12,8 @@ from describer.guard import GLUED_SENTENCE, Guard, default_guard, unknown_words
 from describer.retrieval import (NEAREST_GENERATOR, RETRIEVAL_GENERATORS,
                                   RETRIEVE_EDIT_GENERATOR, NearestNeighbourGenerator,
                                   RetrieveEditGenerator)
-from tagger.errors import ListingsmithError
-from tagger.types import Attributes, Listing
+from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.types import Attributes, Listing
 
 TEMPLATE_GENERATOR = "template"
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import jinja2
 
-from tagger.errors import TemplateError
-from tagger.types import Attributes, entity_units
+from listingsmith.core.errors import TemplateError
+from listingsmith.core.types import Attributes, entity_units
 
 TEMPLATE_FILES = ("system.j2", "product_data.j2", "title.j2", "description.j2", "bullets.j2",
                   "template_title.j2", "template_description.j2", "options.toml", "examples.toml",

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from tagger.errors import ListingsmithError
+from listingsmith.core.errors import ListingsmithError
 from tagger.pipeline import seller_facts
-from tagger.types import Attributes
+from listingsmith.core.types import Attributes
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ split is indexed. The title comes from the nearest example, the description from
 example that has one (fashion rows have titles only).
 
 The index (unique rendering vectors and the row ids) is cached as ``.npz`` under
-``tagger.registry.cache_dir()/describer``, keyed by data folder, sources, file sizes and
+``listingsmith.core.registry.cache_dir()/describer``, keyed by data folder, sources, file sizes and
 dates, the embedder and ``INDEX_VERSION``; a cache whose ids differ from the data is rebuilt.
 
 Copied text describes another product: its sizes, brand and colours may be wrong. The
@@ -34,11 +34,11 @@ import numpy as np
 
 from describer import prompting
 from describer.data import SOURCES, Example, example_attributes, examples, source_file
-from tagger.errors import ListingsmithError
-from tagger.registry import cache_dir
+from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.registry import cache_dir
 from tagger.text_embed import TextEmbedder
 from tagger.train.data import default_data_dir
-from tagger.types import Attributes
+from listingsmith.core.types import Attributes
 
 NEAREST_GENERATOR = "nearest"
 RETRIEVE_EDIT_GENERATOR = "retrieve-edit"
@@ -66,7 +66,7 @@ class Neighbours:
 def attributes_text(attributes: Attributes) -> str:
     """One line of what the attributes say, as the listing's bullets say it.
 
-    >>> from tagger.types import Attributes
+    >>> from listingsmith.core.types import Attributes
     >>> attributes_text(Attributes(seller={"brand": "Parx", "colour": "Pink", "price": "739"}))
     'Brand: Parx; Colour: Pink'
     """

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from tagger.facts import predict_entity
-from tagger.io import load_image
-from tagger.types import entity_units, format_amlc_value
+from listingsmith.core.io import load_image
+from listingsmith.core.types import entity_units, format_amlc_value
 
 if TYPE_CHECKING:
-    from tagger.io import ProductImage
-    from tagger.types import Attributes
+    from listingsmith.core.io import ProductImage
+    from listingsmith.core.types import Attributes
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 DEFAULT_FONTS = [str(FONT_DIR / name) for name in (

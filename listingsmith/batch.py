@@ -29,8 +29,8 @@ import numpy as np
 
 from describer.export import (catalogue_format, check_catalogue_values, replace_atomically,
                               safe_cell, write_catalogue)
-from tagger.errors import ListingsmithError
-from tagger.io import is_url
+from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.io import is_url
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 """Files a folder input treats as photos; anything else in it (notes, metadata) is ignored."""
@@ -257,7 +257,7 @@ class BatchSettings:
     taxonomy: str | None = None
     allow_network: bool = False
     allow_remote: bool = False
-    """Fetch ``http(s)://`` photos (time and size limits in ``tagger.io``)."""
+    """Fetch ``http(s)://`` photos (time and size limits in ``listingsmith.core.io``)."""
     memory: str | None = None
     """Listings the retrieval generators copy from (``describer_for``)."""
 
@@ -272,8 +272,8 @@ class BatchSettings:
         from describer.prompting import check_choice
         from describer.retrieval import RETRIEVAL_GENERATORS, memory_examples
         from tagger.classify import SHIPPED, load_category_model
-        from tagger.errors import ListingsmithError
-        from tagger.registry import spec_for
+        from listingsmith.core.errors import ListingsmithError
+        from listingsmith.core.registry import spec_for
 
         check_choice("tones", self.tone)
         check_choice("lengths", self.length)
@@ -346,10 +346,10 @@ class ListingProcessor:
 
     def _analyse(self, product: Product):
         """The product's attributes (unreadable photos noted as warnings) and embedding."""
-        from tagger.errors import ImageLoadError
-        from tagger.io import load_image
+        from listingsmith.core.errors import ImageLoadError
+        from listingsmith.core.io import load_image
         from tagger.tags import product_embedding
-        from tagger.types import QualityWarning
+        from listingsmith.core.types import QualityWarning
 
         images, unreadable = [], []
         for file, shown in zip(product.photo_files(), product.image_paths):
@@ -660,7 +660,7 @@ def _results(job: BatchJob, todo: list[Product], pending: list[tuple[str, int]],
 
 def _write_outputs(state: JobState, out: Path, fmt: str, root: Path, processed: int,
                    done_earlier: int) -> BatchSummary:
-    from tagger.types import Listing
+    from listingsmith.core.types import Listing
 
     counts = state.counts()
     if counts.get("pending"):
@@ -743,7 +743,7 @@ def _write_duplicates(pairs: list[tuple[str, str, float]], path: Path) -> Path |
 
 def write_index(path: Path, ids: list[str], titles: list[str], embeddings: np.ndarray) -> Path:
     """The ids, titles and embeddings of the listings, with the model that embedded them."""
-    from tagger.registry import spec_for
+    from listingsmith.core.registry import spec_for
 
     def write(staging: Path) -> None:
         with open(staging, "xb") as handle:
@@ -765,7 +765,7 @@ def similar(photo_paths: list[str | Path], index: str | Path, top_k: int = 5,
             tagger=None) -> list[SimilarListing]:
     """The ``top_k`` listings of a batch output most like the product in the photos, best
     first. ``index`` is the batch output (its index is beside it) or the index file itself."""
-    from tagger.io import load_image
+    from listingsmith.core.io import load_image
     from tagger.pipeline import Tagger
     from tagger.tags import product_embedding
 

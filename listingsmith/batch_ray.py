@@ -25,7 +25,7 @@ from dataclasses import asdict
 import numpy as np
 
 from listingsmith.batch import BatchSettings, Product, ProductResult, worker_processor
-from tagger.errors import ListingsmithError
+from listingsmith.core.errors import ListingsmithError
 
 LOOPBACK = "127.0.0.1"
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from describer.records import read_records, record_attributes
-from tagger.errors import ListingsmithError
+from listingsmith.core.errors import ListingsmithError
 
 Progress = Callable[[int, int], None]
 

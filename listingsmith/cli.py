@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Sequence
 
 from describer.export import CATALOGUE_FORMATS
-from tagger.errors import ListingsmithError
-from tagger.types import Attributes, Fact, Listing
+from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.types import Attributes, Fact, Listing
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
@@ -202,8 +202,8 @@ def _add_photo_args(parser: argparse.ArgumentParser) -> None:
 
 def _load(args) -> tuple[list, int]:
     """Load every photo; report each failure on one stderr line and keep the rest."""
-    from tagger.errors import ImageLoadError
-    from tagger.io import load_image
+    from listingsmith.core.errors import ImageLoadError
+    from listingsmith.core.io import load_image
 
     images, failed = [], 0
     for path in args.photos:
@@ -228,13 +228,13 @@ def _analyze_photos(args, options=None) -> tuple[Attributes, int]:
     detector = None
     if args.detector:
         from tagger.grounding import GroundingDinoDetector
-        from tagger.registry import spec_for
+        from listingsmith.core.registry import spec_for
 
         detector = GroundingDinoDetector(spec_for("part-detection", args.detector))
     tag_model = None
     if args.tagger:
         from tagger.clip import ClipImageText
-        from tagger.registry import spec_for
+        from listingsmith.core.registry import spec_for
 
         tag_model = ClipImageText(spec_for("image-text", args.tagger))
     images, failed = _load(args)
@@ -414,7 +414,7 @@ def _app(args) -> int:
 
 
 def _models(args) -> int:
-    from tagger.registry import list_models
+    from listingsmith.core.registry import list_models
 
     statuses = list_models()
     if args.json:

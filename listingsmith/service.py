@@ -15,10 +15,10 @@ from pathlib import Path
 from PIL import Image
 
 from describer.pipeline import Describer
-from tagger.errors import ImageLoadError, ListingsmithError
-from tagger.io import ProductImage, limit, load_image
+from listingsmith.core.errors import ImageLoadError, ListingsmithError
+from listingsmith.core.io import ProductImage, limit, load_image
 from tagger.pipeline import Tagger, TaggerOptions, seller_facts
-from tagger.types import Attributes, Listing
+from listingsmith.core.types import Attributes, Listing
 
 MAX_REQUEST_SECONDS = 60.0
 """How long reading and analysing one request's photos may take before the seller gets an
@@ -148,7 +148,7 @@ def _within(seconds: float, work: Callable[[], Analysis], message: str) -> Analy
 
 
 def _info(image: Image.Image):
-    from tagger.types import ImageInfo
+    from listingsmith.core.types import ImageInfo
 
     return ImageInfo(source="warm-up", width=image.width, height=image.height,
                      original_mode=image.mode, exif_rotated=False)

@@ -1,7 +1,7 @@
 """tagger: photos of one product → typed ``Attributes`` (detections, colours, tags, facts)."""
 
-from tagger.errors import ImageLoadError, ListingsmithError, ModelError, ValidationError
-from tagger.types import (SCHEMA_VERSION, Attributes, CategoryPrediction, ColorSwatch,
+from listingsmith.core.errors import ImageLoadError, ListingsmithError, ModelError, ValidationError
+from listingsmith.core.types import (SCHEMA_VERSION, Attributes, CategoryPrediction, ColorSwatch,
                           Detections, Fact, ImageInfo, Listing, QualityWarning, Tag, TextSpan)
 
 __all__ = [

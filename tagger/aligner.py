@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 from tagger.backbone import ImageBackbone
-from tagger.errors import ModelError
+from listingsmith.core.errors import ModelError
 from tagger.image_text import normalise
-from tagger.io import ProductImage
-from tagger.registry import ModelSpec, load_once, resolve, spec_for
+from listingsmith.core.io import ProductImage
+from listingsmith.core.registry import ModelSpec, load_once, resolve, spec_for
 from tagger.text_embed import TextEmbedder
 
 WEIGHTS = "weights/aligner.safetensors"

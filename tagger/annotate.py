@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from tagger.io import ProductImage
-from tagger.types import Attributes
+from listingsmith.core.io import ProductImage
+from listingsmith.core.types import Attributes
 
 FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 

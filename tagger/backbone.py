@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tagger.io import ProductImage
-from tagger.registry import ModelSpec, load_once, resolve, spec_for
+from listingsmith.core.io import ProductImage
+from listingsmith.core.registry import ModelSpec, load_once, resolve, spec_for
 
 INPUT_SIZE = 224
 RESIZE_SIZE = 256

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tagger.io import ProductImage
-from tagger.types import Detections, Fact
+from listingsmith.core.io import ProductImage
+from listingsmith.core.types import Detections, Fact
 
 GTIN_FORMATS = {"EAN13", "EAN8", "UPCA", "UPCE"}
 """Retail symbologies whose digits are a GTIN (format names without punctuation)."""

@@ -22,11 +22,11 @@ import numpy as np
 
 from tagger.aligner import AlignedImageText
 from tagger.colours import vocabulary as colour_vocabulary
-from tagger.errors import ModelError
-from tagger.registry import get_spec, load_once, resolve
+from listingsmith.core.errors import ModelError
+from listingsmith.core.registry import get_spec, load_once, resolve
 from tagger.tags import TagScorer, TagVocabulary, load_vocabulary, product_embedding
 from tagger.text_embed import TextEmbedder
-from tagger.types import CategoryPrediction, ColorSwatch
+from listingsmith.core.types import CategoryPrediction, ColorSwatch
 
 BLOCKS = ("image", "aligned", "colours", "ocr")
 """Feature blocks in their fixed order; a model records which of them it was trained with."""

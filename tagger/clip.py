@@ -24,10 +24,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from tagger.errors import ModelError, ValidationError
+from listingsmith.core.errors import ModelError, ValidationError
 from tagger.image_text import normalise
-from tagger.io import ProductImage
-from tagger.registry import ModelSpec, load_once, quiet_transformers, resolve
+from listingsmith.core.io import ProductImage
+from listingsmith.core.registry import ModelSpec, load_once, quiet_transformers, resolve
 
 DEFAULT_LOGIT_SCALE = 100.0
 """CLIP's trained temperature (exp(t) clamped at 100), used when a model has none."""

@@ -44,10 +44,10 @@ import numpy as np
 from PIL import Image
 from sklearn.cluster import KMeans
 
-from tagger.errors import ModelError
-from tagger.io import ProductImage
-from tagger.registry import get_spec, resolve
-from tagger.types import ColorSwatch
+from listingsmith.core.errors import ModelError
+from listingsmith.core.io import ProductImage
+from listingsmith.core.registry import get_spec, resolve
+from listingsmith.core.types import ColorSwatch
 
 WORK_SIDE = 128
 """Longest side of the working image: colour statistics need few pixels; keeps masking fast."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from tagger.colours import product_mask
-from tagger.io import ProductImage
-from tagger.types import Detections, TextSpan
+from listingsmith.core.io import ProductImage
+from listingsmith.core.types import Detections, TextSpan
 
 
 def product_regions(images: list[ProductImage]) -> list[Detections]:

@@ -32,26 +32,23 @@ factor lives in ``vocab/units.json``; this module holds only the regex structure
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
-from tagger.types import Fact, TextSpan, entity_units
+from listingsmith.core.types import Fact, TextSpan, entity_units
+from listingsmith.core.units import units_vocab
 
 __all__ = ["MIN_CONFIDENCE", "best_fact", "extract_brand", "parse_facts", "parse_value",
            "predict_entity"]
 
 
-@lru_cache(maxsize=1)
 def _vocab() -> dict[str, Any]:
-    """The word lists and confidence factors of ``vocab/units.json``, read once."""
-    text = resources.files("tagger").joinpath("vocab/units.json").read_text("utf-8")
-    return json.loads(text)
+    """The word lists and confidence factors of ``vocab/units.json``."""
+    return units_vocab()
 
 
 MIN_CONFIDENCE: float = float(_vocab()["confidence"]["min_confidence"])

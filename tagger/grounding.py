@@ -21,10 +21,10 @@ from importlib import resources
 import numpy as np
 import torch
 
-from tagger.errors import ValidationError
-from tagger.io import ProductImage
-from tagger.registry import ModelSpec, load_once, quiet_transformers, resolve
-from tagger.types import Detections
+from listingsmith.core.errors import ValidationError
+from listingsmith.core.io import ProductImage
+from listingsmith.core.registry import ModelSpec, load_once, quiet_transformers, resolve
+from listingsmith.core.types import Detections
 
 PROMPT_SEPARATOR = " . "
 

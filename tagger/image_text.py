@@ -11,8 +11,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from tagger.io import ProductImage
-from tagger.registry import ModelSpec
+from listingsmith.core.io import ProductImage
+from listingsmith.core.registry import ModelSpec
 
 
 @runtime_checkable

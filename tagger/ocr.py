@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tagger.io import ProductImage
-from tagger.registry import ModelSpec, load_once, resolve, spec_for
-from tagger.runtime import RuntimeProfile, runtime_profile
-from tagger.types import TextSpan
+from listingsmith.core.io import ProductImage
+from listingsmith.core.registry import ModelSpec, load_once, resolve, spec_for
+from listingsmith.core.runtime import RuntimeProfile, runtime_profile
+from listingsmith.core.types import TextSpan
 
 MIN_LINE_SCORE = 0.5
 """Recogniser confidence below which a line is dropped (rapidocr's own default).

@@ -23,12 +23,12 @@ from tagger.colours import dominant_colours
 from tagger.detect import product_regions, text_regions
 from tagger.grounding import GroundingDinoDetector, part_queries
 from tagger.image_text import ImageTextModel
-from tagger.io import ProductImage
+from listingsmith.core.io import ProductImage
 from tagger.ocr import OcrEngine
 from tagger.quality import quality_warnings
-from tagger.runtime import RuntimeProfile, runtime_profile
+from listingsmith.core.runtime import RuntimeProfile, runtime_profile
 from tagger.tags import TagScorer, load_vocabulary, product_embedding
-from tagger.types import Attributes, CategoryPrediction, Detections, Fact
+from listingsmith.core.types import Attributes, CategoryPrediction, Detections, Fact
 
 STAGES = ("ocr", "barcodes", "detect", "parts", "colours", "tags", "category", "facts", "quality")
 """Every stage, in run order; "parts" runs only when a part detector is configured."""
@@ -79,7 +79,7 @@ class StageTimer:
 class Tagger:
     """Runs the stages; the optional ``parts_detector`` (Grounding DINO) adds part boxes;
     ``tag_model`` scores tags (default: the bundled aligner on the shared backbone);
-    ``profile`` is the runtime profile (``tagger/vocab/runtime.toml``; default ``fast``)."""
+    ``profile`` is the runtime profile (``listingsmith/core/vocab/runtime.toml``; default ``fast``)."""
 
     def __init__(self, ocr: OcrEngine | None = None, backbone: ImageBackbone | None = None,
                  parts_detector: GroundingDinoDetector | None = None,

@@ -23,8 +23,8 @@ from PIL import Image
 
 from tagger.colours import working_view
 from tagger.detect import product_regions
-from tagger.io import ProductImage
-from tagger.types import Detections, QualityWarning
+from listingsmith.core.io import ProductImage
+from listingsmith.core.types import Detections, QualityWarning
 
 BORDER_FRACTION = 0.03
 """Width of the border ring (fraction of the shorter side) sampled for the background colour."""

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from tagger.aligner import AlignedImageText
-from tagger.errors import ValidationError
+from listingsmith.core.errors import ValidationError
 from tagger.image_text import ImageTextModel, normalise
-from tagger.registry import cached_array, pinned_key
-from tagger.types import Tag
+from listingsmith.core.registry import cached_array, pinned_key
+from listingsmith.core.types import Tag
 
 CUSTOM_GROUP = "custom"
 THRESHOLDS_FILE = "tag_thresholds.json"

@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 
-from tagger.registry import ModelSpec, load_once, quiet_transformers, resolve, spec_for
+from listingsmith.core.registry import ModelSpec, load_once, quiet_transformers, resolve, spec_for
 
 DEFAULT_MAX_TOKENS = 256
 """Truncation when the model folder has no ``sentence_bert_config.json`` (MiniLM's own value)."""

@@ -12,8 +12,8 @@ import torch
 
 from listingsmith.cli import main
 from tagger.aligner import AlignedImageText, ProjectionHeads, load_heads, save_heads
-from tagger.errors import ModelError
-from tagger.registry import get_spec, model_status
+from listingsmith.core.errors import ModelError
+from listingsmith.core.registry import get_spec, model_status
 from tagger.train.aligner import best_f1_threshold, info_nce
 
 FIXTURES = Path(__file__).parent / "fixtures" / "abo"
@@ -81,7 +81,7 @@ def test_shipped_aligner_is_registered_pinned_and_records_its_held_out_classes()
 
 
 def test_real_photos_embed_to_unit_vectors_and_texts_rank_sensibly():
-    from tagger.io import load_image
+    from listingsmith.core.io import load_image
 
     model = AlignedImageText()
     images = model.embed_images([load_image(YOGA_BAG), load_image(VITAMIN_E)])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PIL import Image, ImageDraw
 
 from tagger.annotate import KIND_COLOURS, annotate, save_annotated
-from tagger.io import load_image
-from tagger.types import Attributes, ColorSwatch, Detections, QualityWarning
+from listingsmith.core.io import load_image
+from listingsmith.core.types import Attributes, ColorSwatch, Detections, QualityWarning
 
 
 def _photo(tmp_path, name="photo.png", size=(2000, 1500)):

@@ -85,7 +85,7 @@ def test_photo_to_listing_edit_regenerate_and_export(page, tmp_path):
 
     from jsonschema import validate
 
-    from tagger.types import Listing
+    from listingsmith.core.types import Listing
 
     page.locator("#photos input[type=file]").set_input_files(str(SOLIMO_FRONT))
     page.get_by_text("What you already know (optional)").click()

@@ -21,8 +21,8 @@ from describer.export import FLAT_COLUMNS, write_catalogue
 from listingsmith.batch import (BatchJob, BatchSettings, ListingProcessor, near_duplicates,
                                 read_products, run_batch, side_file, similar)
 from listingsmith.cli import main
-from tagger.errors import ListingsmithError
-from tagger.types import Listing
+from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.types import Listing
 from tests.conftest import SOLIMO_FRONT, YOGA_BAG
 
 ABO = Path(__file__).resolve().parents[2] / "shared" / "data" / "fixtures" / "abo"
@@ -339,7 +339,7 @@ def test_similar_without_an_index_is_a_one_line_error(tmp_path):
 
 def test_the_product_embedding_reuses_the_backbone_pass_of_the_analysis(processor,
                                                                         monkeypatch):
-    from tagger.io import load_image
+    from listingsmith.core.io import load_image
 
     calls = []
     forward = type(processor.tagger.backbone).forward

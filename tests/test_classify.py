@@ -13,7 +13,7 @@ from listingsmith.cli import main
 from tagger.classify import (BLOCKS, OCR_GRAMS, CategoryModel, FeatureInputs, colour_histogram,
                              fused_features, load_category_model, route)
 from tagger.colours import vocabulary as colour_vocabulary
-from tagger.errors import ModelError, ValidationError
+from listingsmith.core.errors import ModelError, ValidationError
 from tagger.tags import Calibration, TagGroup, TagVocabulary
 from tagger.train.classifier import (fit, fit_temperature, labelled_photos, split_rows,
                                      uncertain_cutoff)

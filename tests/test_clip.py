@@ -23,11 +23,11 @@ import pytest
 from PIL import Image
 
 from tagger.clip import ClipImageText
-from tagger.errors import ModelError
+from listingsmith.core.errors import ModelError
 from tagger.image_text import ImageTextModel
-from tagger.io import ProductImage
-from tagger.registry import spec_for
-from tagger.types import ImageInfo
+from listingsmith.core.io import ProductImage
+from listingsmith.core.registry import spec_for
+from listingsmith.core.types import ImageInfo
 
 MAX_TEXT_TOKENS = 32
 PROJECTION_DIM = 16

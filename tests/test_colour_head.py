@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from tagger.colours import (FEATURE_VERSION, colour_features, colour_head, dominant_colours, fuse,
                             name_by_head, needs_tail_inputs, vocabulary, prepare_head)
 from tagger.image_head import TunedImageHead
-from tagger.io import load_image
+from listingsmith.core.io import load_image
 from tagger.train.colour_head import HEAD_WEIGHTS, train
 
 SWATCH_COLOURS = {"Red": (200, 30, 40), "Navy Blue": (31, 42, 68), "Green": (40, 140, 60),

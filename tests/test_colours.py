@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw
 
 from tagger.colours import (MULTI, WORK_SIDE, base_colour, delta_e_2000, dominant_colours,
                             product_mask, srgb_to_lab, vocabulary)
-from tagger.io import load_image
-from tagger.types import ColorSwatch
+from listingsmith.core.io import load_image
+from listingsmith.core.types import ColorSwatch
 
 RED = (200, 30, 40)
 NAVY = (31, 42, 68)

@@ -6,9 +6,9 @@ from describer.generate import (CausalGenerator, GenerationOptions, Seq2SeqGener
 from describer.pipeline import Describer, clean_description, clean_title
 from describer.retrieval import NearestNeighbourGenerator
 from eval.tasks.reliability import ATTACKS
-from tagger.errors import TemplateError
-from tagger.registry import spec_for
-from tagger.types import Attributes, ColorSwatch, Fact, Tag, TextSpan
+from listingsmith.core.errors import TemplateError
+from listingsmith.core.registry import spec_for
+from listingsmith.core.types import Attributes, ColorSwatch, Fact, Tag, TextSpan
 
 
 def solimo_attributes() -> Attributes:

@@ -6,7 +6,7 @@ import pytest
 from describer.data import (SOURCES, SPLITS, Example, example_attributes, examples, known_brands,
                             name_quantities, product_type, split_of)
 from describer.records import read_records, record_attributes
-from tagger.errors import ListingsmithError
+from listingsmith.core.errors import ListingsmithError
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

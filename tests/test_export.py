@@ -6,7 +6,7 @@ import pytest
 from describer.export import (EXPORT_FORMATS, MERCHANT_COLUMNS, SHOPIFY_COLUMNS, ExportError,
                               export_text, json_ld, json_ld_script, merchant_row, safe_cell,
                               shopify_row, write_export, write_merchant_tsv, write_shopify_csv)
-from tagger.types import (Attributes, CategoryPrediction, ColorSwatch, Fact, Listing, Tag,
+from listingsmith.core.types import (Attributes, CategoryPrediction, ColorSwatch, Fact, Listing, Tag,
                           TextSpan)
 
 EAN = "4006381333931"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from importlib import resources
+from listingsmith.core.units import units_vocab
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,9 +10,9 @@ from hypothesis import strategies as st
 
 from tagger.facts import (MIN_CONFIDENCE, best_fact, extract_brand, parse_facts, parse_value,
                           predict_entity)
-from tagger.types import Fact, TextSpan, entity_units
+from listingsmith.core.types import Fact, TextSpan, entity_units
 
-UNITS_VOCAB = json.loads(resources.files("tagger").joinpath("vocab/units.json").read_text("utf-8"))
+UNITS_VOCAB = units_vocab()
 
 
 def span(text: str, height: float = 20.0, score: float = 0.95) -> TextSpan:

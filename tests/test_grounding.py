@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tagger.errors import ModelError, ValidationError
+from listingsmith.core.errors import ModelError, ValidationError
 from tagger.grounding import (GroundingDinoDetector, chunk_queries, class_aware_nms,
                               closest_query, part_queries)
-from tagger.io import ProductImage
-from tagger.registry import spec_for
-from tagger.types import ImageInfo
+from listingsmith.core.io import ProductImage
+from listingsmith.core.registry import spec_for
+from listingsmith.core.types import ImageInfo
 
 MAX_TEXT_LEN = 16
 """Small enough that a dozen part phrases need several prompts."""

@@ -2,8 +2,8 @@ import pytest
 
 from describer.guard import GLUED_SENTENCE, Guard, find_claims, ground, invented_fact_rate, violations
 from describer.records import Record, record_attributes
-from tagger.errors import ListingsmithError
-from tagger.types import Attributes, CategoryPrediction, ColorSwatch, Fact, Tag, TextSpan
+from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.types import Attributes, CategoryPrediction, ColorSwatch, Fact, Tag, TextSpan
 
 BRANDS = ["Puma", "Sri Sri Ayurveda", "Sri Sri", "Fresho", "U.S. Polo Assn.", "bb Royal",
           "Red Tape", "Nivea"]

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from tagger.errors import ImageLoadError
-from tagger.io import load_image
+from listingsmith.core.errors import ImageLoadError
+from listingsmith.core.io import load_image
 from tagger.quality import quality_warnings
 from tests.conftest import SOLIMO_FRONT
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tagger.io import load_image
+from listingsmith.core.io import load_image
 from tagger.pipeline import Tagger, TaggerOptions
 
 VISION = TaggerOptions(stages=("detect", "colours", "quality"))

@@ -11,11 +11,11 @@ import torch
 from PIL import Image, ImageDraw
 
 from tagger.backbone import ImageBackbone
-from tagger.errors import ModelError
+from listingsmith.core.errors import ModelError
 from tagger.image_head import TunedImageHead
-from tagger.types import ImageInfo
+from listingsmith.core.types import ImageInfo
 from tagger.classify import load_category_model
-from tagger.io import ProductImage
+from listingsmith.core.io import ProductImage
 from tagger.train.classifier import attach_image_head, fit
 from tagger.train.image_head import photo_views, random_view, train_head
 

@@ -1,8 +1,8 @@
 import pytest
 from PIL import Image
 
-from tagger.errors import ImageLoadError
-from tagger.io import load_image
+from listingsmith.core.errors import ImageLoadError
+from listingsmith.core.io import load_image
 
 
 def test_missing_file(tmp_path):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tagger.io import ProductImage, load_image
+from listingsmith.core.io import ProductImage, load_image
 from tagger.ocr import OcrEngine
 from tests.conftest import SOLIMO_FRONT
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from describer.records import read_records, record_attributes
-from tagger.errors import ListingsmithError
-from tagger.types import Attributes, ColorSwatch, Fact, Listing, Tag, TextSpan
+from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.types import Attributes, ColorSwatch, Fact, Listing, Tag, TextSpan
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from tagger.io import load_image
+from listingsmith.core.io import load_image
 from tagger.quality import quality_warnings, thresholds
 
 

@@ -1,8 +1,8 @@
 import pytest
 
-from tagger import registry
-from tagger.errors import ModelError
-from tagger.registry import ModelSpec, get_spec, list_models, parse_source, resolve, spec_for
+from listingsmith.core import registry
+from listingsmith.core.errors import ModelError
+from listingsmith.core.registry import ModelSpec, get_spec, list_models, parse_source, resolve, spec_for
 
 
 def test_every_bundled_model_is_installed_with_matching_hashes():

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from PIL import Image
 
-import tagger.io
+import listingsmith.core.io
 from listingsmith.batch import read_products
-from tagger.errors import ImageLoadError
-from tagger.io import load_image
+from listingsmith.core.errors import ImageLoadError
+from listingsmith.core.io import load_image
 
 
 def _png() -> bytes:
@@ -63,7 +63,7 @@ def test_remote_failures_are_one_line_errors(server, monkeypatch):
         load_image(f"{server}/missing.png", allow_remote=True)
     with pytest.raises(ImageLoadError, match="over the limit of 0 MB"):
         load_image(f"{server}/photo.png", allow_remote=True, max_bytes=100)
-    monkeypatch.setattr(tagger.io, "REMOTE_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(listingsmith.core.io, "REMOTE_TIMEOUT_S", 0.3)
     with pytest.raises(ImageLoadError, match="could not be fetched .*timed out"):
         load_image(f"{server}/slow.png", allow_remote=True)
     with pytest.raises(ImageLoadError, match="only http:// and https://"):

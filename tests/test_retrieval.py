@@ -11,7 +11,7 @@ from describer.retrieval import (NearestNeighbourGenerator, RetrieveEditGenerato
                                  attributes_text, cached_embeddings, memory_examples,
                                  retrieval_settings)
 from describer.records import Record, record_attributes
-from tagger.errors import ListingsmithError
+from listingsmith.core.errors import ListingsmithError
 from tagger.text_embed import TextEmbedder
 
 BIGBASKET_COLUMNS = ["index", "product", "category", "sub_category", "brand", "sale_price",

@@ -4,10 +4,10 @@ import dataclasses
 
 import pytest
 
-from tagger.io import load_image
+from listingsmith.core.io import load_image
 from tagger.ocr import OcrEngine
 from tagger.pipeline import Tagger, TaggerOptions
-from tagger.runtime import profile_names, runtime_profile
+from listingsmith.core.runtime import profile_names, runtime_profile
 from tests.conftest import YOGA_BAG
 
 

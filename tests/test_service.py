@@ -9,8 +9,8 @@ import pytest
 
 from listingsmith.batch_upload import extract_products
 from listingsmith.service import ListingService, clean_seller, edited, with_seller
-from tagger.errors import ListingsmithError
-from tagger.types import Attributes, Fact, Listing
+from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.types import Attributes, Fact, Listing
 
 
 def test_seller_corrections_replace_seller_facts_and_keep_photo_facts():

@@ -12,7 +12,7 @@ from PIL import Image
 from eval.synthetic_packs import (DEFAULT_FONTS, SyntheticPack, amlc_f1, backgrounds, make_set,
                                   render_pack, run_synthetic)
 from tagger.facts import parse_facts, predict_entity
-from tagger.types import TextSpan, entity_units, format_amlc_value
+from listingsmith.core.types import TextSpan, entity_units, format_amlc_value
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -124,7 +124,7 @@ def test_make_set_is_deterministic_on_real_photos():
 
 @pytest.mark.skipif(not (DATA / "grocery" / "train.txt").exists(), reason="shared data not present")
 def test_run_synthetic_scores_an_analyzer_that_finds_nothing():
-    from tagger.types import Attributes
+    from listingsmith.core.types import Attributes
 
     metrics, table, failures = run_synthetic(
         DATA, 3, lambda images: Attributes(images=[image.info for image in images]))

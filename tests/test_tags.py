@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tagger.errors import ValidationError
+from listingsmith.core.errors import ValidationError
 from tagger.image_text import normalise
-from tagger.registry import ModelSpec
+from listingsmith.core.registry import ModelSpec
 from tagger.tags import (CUSTOM_GROUP, Calibration, TagGroup, TagScorer, TagVocabulary,
                          load_vocabulary, product_embedding, prompt_templates)
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from tagger.registry import resolve
+from listingsmith.core.registry import resolve
 from tagger.text_embed import TextEmbedder
 
 

@@ -4,8 +4,8 @@ from importlib import resources
 import jsonschema
 import pytest
 
-from tagger.errors import ValidationError
-from tagger.types import (Attributes, CategoryPrediction, ColorSwatch, Detections, Fact, ImageInfo,
+from listingsmith.core.errors import ValidationError
+from listingsmith.core.types import (Attributes, CategoryPrediction, ColorSwatch, Detections, Fact, ImageInfo,
                           Listing, QualityWarning, Tag, TextSpan, format_amlc_value)
 
 

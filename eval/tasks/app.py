@@ -21,7 +21,7 @@ TARGETS = {"first text": 1.5, "complete listing": 3.0}
 @register("app")
 def run(data: Path, limit: int | None) -> TaskResult:
     from listingsmith.service import ListingService
-    from tagger.types import Listing
+    from listingsmith.core.types import Listing
 
     photos = sample_photos(data, limit or 10)
     service = ListingService()

@@ -63,7 +63,7 @@ def run(data: Path, limit: int | None) -> TaskResult:
     from tagger.backbone import ImageBackbone
     from tagger.colours import base_colour, dominant_colours, vocabulary
     from tagger.detect import product_regions
-    from tagger.io import load_image
+    from listingsmith.core.io import load_image
 
     family_of = {colour.name: colour.family for colour in vocabulary()}
     rows = fashion_test_rows(data, limit)

@@ -43,7 +43,7 @@ def run_grocery(data: Path, limit: int | None, tagger) -> tuple[dict, str, list[
     """Brand accuracy (open set, and with the train split's brands as the known list) and
     volume/weight F1 on the official test split; returns per-photo OCR+facts seconds too."""
     from tagger.facts import extract_brand, predict_entity
-    from tagger.io import load_image
+    from listingsmith.core.io import load_image
     from tagger.pipeline import StageTimer, TaggerOptions
 
     truth = grocery_truth(data)

@@ -85,8 +85,8 @@ def run(data: Path, limit: int | None) -> TaskResult:
 
 def photo_classes(folder: Path, real: Path, mutations: int) -> dict[str, Counter]:
     """Each hostile photo class → counts of loaded / refused / crashed."""
-    from tagger.errors import ImageLoadError
-    from tagger.io import load_image
+    from listingsmith.core.errors import ImageLoadError
+    from listingsmith.core.io import load_image
 
     folder.mkdir(parents=True)
     outcomes: dict[str, Counter] = {}
@@ -188,7 +188,7 @@ def catalogue_rows(folder: Path, real: Path) -> dict[str, int]:
 def injection_outcomes() -> dict[str, dict[str, bool]]:
     """Per attack: does pack text leave the prompt unchanged; does a seller field reach it."""
     from describer import prompting
-    from tagger.types import Attributes, TextSpan
+    from listingsmith.core.types import Attributes, TextSpan
 
     def prompt(attributes: Attributes) -> list:
         product = prompting.product_context(attributes)

@@ -1,7 +1,7 @@
 """Speed of ``describe``: the ``fast`` runtime profile against the ``naive`` baseline.
 
 ``python -m eval.run --task speed [--limit N]`` (default 50 photos) runs both profiles of
-``tagger/vocab/runtime.toml`` in one process on the same photos and reports, per profile:
+``listingsmith/core/vocab/runtime.toml`` in one process on the same photos and reports, per profile:
 
 - warm latency per stage and end to end (p50/p95/mean), one listing per photo;
 - batch throughput in this process (``ListingProcessor``: the naive baseline one product per
@@ -120,7 +120,7 @@ def cold_start(photo: Path, profile: str) -> tuple[float, float]:
 
 def warm_latency(tagger, describer, photos: list[Path]) -> tuple[dict[str, list[float]], list[float]]:
     """Per-stage and end-to-end seconds per photo, after one untimed call."""
-    from tagger.io import load_image
+    from listingsmith.core.io import load_image
     from tagger.pipeline import StageTimer
 
     describer.describe([tagger.analyze([load_image(photos[0])])])
@@ -181,7 +181,7 @@ def cli_batch(photos: list[Path], workers: int) -> dict:
 def quality(tagger, data: Path, count: int) -> dict[str, float]:
     """Grocery category accuracy (fine) and brand accuracy on evenly spaced test photos."""
     from eval.tasks.facts import grocery_truth
-    from tagger.io import load_image
+    from listingsmith.core.io import load_image
     from tagger.pipeline import TaggerOptions
 
     truth = grocery_truth(data)
@@ -206,7 +206,7 @@ def quality(tagger, data: Path, count: int) -> dict[str, float]:
 def run(data: Path, limit: int | None) -> TaskResult:
     from describer.pipeline import Describer
     from tagger.pipeline import Tagger
-    from tagger.runtime import runtime_profile
+    from listingsmith.core.runtime import runtime_profile
 
     photos = sample_photos(data, limit or 50)
     quality_count = QUALITY_PHOTOS if limit is None else 4 * len(photos)
@@ -296,7 +296,7 @@ def run(data: Path, limit: int | None) -> TaskResult:
              "profiles agree (the text generator is the same, so describer quality is too)",
              "naive: rapidocr as shipped (short side upscaled to 736 px, angle classifier), "
              "every stage recomputing what it needs, one product per batch chunk; fast: "
-             "tagger/vocab/runtime.toml [fast], batch chunks of "
+             "listingsmith/core/vocab/runtime.toml [fast], batch chunks of "
              f"{BATCH_CHUNK} with one generation batch",
              f"peak RSS of this benchmark process (both profiles loaded): {round(peak_rss_mb)} MB",
              f"stacked stage chart: {chart.relative_to(chart.parents[2])}"]

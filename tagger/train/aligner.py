@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from tagger.aligner import AlignedImageText, ProjectionHeads, save_heads
-from tagger.registry import ModelSpec, sha256_file
+from listingsmith.core.registry import ModelSpec, sha256_file
 from tagger.tags import (THRESHOLDS_FILE, Calibration, TagScorer, TagVocabulary, load_vocabulary,
                          prompt_templates)
 from tagger.text_embed import TextEmbedder

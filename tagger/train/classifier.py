@@ -36,7 +36,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from tagger.classify import BLOCKS, CategoryFeaturizer, CategoryModel, FeatureInputs, fused_features
-from tagger.errors import ValidationError
+from listingsmith.core.errors import ValidationError
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 """Inverse regularisation strengths tried on val (features are standardised)."""
@@ -271,8 +271,8 @@ def seller_inputs(photos: list[tuple[Path, list[str], str | None]]) -> tuple[lis
     from tqdm import tqdm
 
     from tagger.colours import dominant_colours
-    from tagger.errors import ListingsmithError
-    from tagger.io import load_image
+    from listingsmith.core.errors import ListingsmithError
+    from listingsmith.core.io import load_image
     from tagger.pipeline import Tagger
 
     tagger, featurizer = Tagger(), CategoryFeaturizer()

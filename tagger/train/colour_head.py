@@ -42,7 +42,7 @@ from sklearn.preprocessing import StandardScaler
 from tagger.backbone import ImageBackbone
 from tagger.colours import (DOMINANT_SHARE, FEATURE_VERSION, MULTI, fuse, measure_colours,
                             vocabulary)
-from tagger.io import load_image
+from listingsmith.core.io import load_image
 from tagger.train.image_head import tail_inputs, train_head
 
 SKIPPED_LABELS = {"Multi", "NA", "Metallic", ""}

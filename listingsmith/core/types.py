@@ -15,29 +15,15 @@ import types
 import typing
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Union
 
-from tagger.errors import ValidationError
+from listingsmith.core.errors import ValidationError
+from listingsmith.core.units import entity_units, unit_symbols
 
 SCHEMA_VERSION = "1.2"
 
 Box = tuple[float, float, float, float]
 """Axis-aligned box ``(x0, y0, x1, y1)`` in pixels of the (EXIF-corrected) source image."""
-
-
-@lru_cache(maxsize=1)
-def entity_units() -> dict[str, tuple[str, ...]]:
-    """Amazon-ML-2024 entity names and their allowed unit names (``vocab/entity_units.json``)."""
-    text = resources.files("tagger").joinpath("vocab/entity_units.json").read_text("utf-8")
-    return {name: tuple(units) for name, units in json.loads(text).items()}
-
-
-@lru_cache(maxsize=1)
-def unit_symbols() -> dict[str, str]:
-    """Short unit symbols for listings (``gram`` → ``g``), from ``vocab/unit_symbols.json``."""
-    text = resources.files("tagger").joinpath("vocab/unit_symbols.json").read_text("utf-8")
-    return json.loads(text)
 
 
 TEXT_ENTITIES = ("brand", "gtin")

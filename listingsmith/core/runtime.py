@@ -1,4 +1,4 @@
-"""Speed profiles of the bundled pipeline (``tagger/vocab/runtime.toml``).
+"""Speed profiles of the bundled pipeline (``listingsmith/core/vocab/runtime.toml``).
 
 ``fast`` is what every command runs; ``naive`` is the baseline ``python -m eval.run --task
 speed`` measures it against in the same process, so each speed-up is shown, not assumed.
@@ -8,10 +8,9 @@ speed`` measures it against in the same process, so each speed-up is shown, not 
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, fields
-from functools import lru_cache
-from importlib import resources
+
+from listingsmith.core import vocab
 
 DEFAULT_PROFILE = "fast"
 DET_LIMIT_TYPES = ("min", "max")
@@ -38,9 +37,8 @@ class RuntimeProfile:
                              f"{self.ocr_threads}")
 
 
-@lru_cache(maxsize=1)
 def _table() -> dict[str, dict]:
-    return tomllib.loads(resources.files("tagger").joinpath("vocab/runtime.toml").read_text("utf-8"))
+    return vocab.load("listingsmith.core", "vocab/runtime.toml")
 
 
 def profile_names() -> tuple[str, ...]:
@@ -53,7 +51,7 @@ def runtime_profile(name: str | None = None) -> RuntimeProfile:
     table = _table()
     if name not in table:
         raise ValueError(f"unknown runtime profile {name!r}; expected one of "
-                         f"{', '.join(table)} (tagger/vocab/runtime.toml)")
+                         f"{', '.join(table)} (listingsmith/core/vocab/runtime.toml)")
     expected = {field.name for field in fields(RuntimeProfile)} - {"name"}
     if set(table[name]) != expected:
         raise ValueError(f"runtime profile {name!r}: expected keys {sorted(expected)}, got "

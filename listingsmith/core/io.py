@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tagger.errors import ImageLoadError
-from tagger.types import ImageInfo
+from listingsmith.core.errors import ImageLoadError
+from listingsmith.core.types import ImageInfo
 
 MAX_PIXELS = 150_000_000
 """Refuse larger images (Pillow's decompression-bomb guard, made an explicit error);

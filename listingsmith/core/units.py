@@ -1,0 +1,56 @@
+"""Units of measure, parsed once from ``vocab/units.json``: the one ``Unit`` type that the
+fact parser, the grounding guard and the exports share, so a unit the parser reads is a
+unit the guard checks and an export converts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from listingsmith.core import vocab
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit: its Amazon-ML-2024 name, what it measures, its factor to the dimension's base
+    unit (gram, millilitre, centimetre …), its spellings, and the entities that allow it."""
+
+    name: str
+    dimension: str
+    factor: float
+    metric: bool = False
+    aliases: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+
+
+def units_vocab() -> dict[str, Any]:
+    """The whole ``units.json``: units plus the parser's cue words and confidence factors."""
+    return vocab.load("listingsmith.core", "vocab/units.json")
+
+
+@lru_cache(maxsize=1)
+def entity_units() -> dict[str, tuple[str, ...]]:
+    """Amazon-ML-2024 entity names and their allowed unit names (``vocab/entity_units.json``)."""
+    table = vocab.load("listingsmith.core", "vocab/entity_units.json")
+    return {name: tuple(names) for name, names in table.items()}
+
+
+def unit_symbols() -> dict[str, str]:
+    """Short unit symbols for listings (``gram`` → ``g``), from ``vocab/unit_symbols.json``."""
+    return vocab.load("listingsmith.core", "vocab/unit_symbols.json")
+
+
+@lru_cache(maxsize=1)
+def units() -> dict[str, Unit]:
+    """Every unit of ``units.json`` by name.
+
+    >>> units()["kilogram"].factor, units()["kilogram"].dimension
+    (1000.0, 'mass')
+    """
+    schema = entity_units()
+    return {name: Unit(name, spec["dimension"], float(spec["factor"]), bool(spec["metric"]),
+                       tuple(spec["aliases"]),
+                       tuple(entity for entity, allowed in schema.items() if name in allowed))
+            for name, spec in units_vocab()["units"].items()}

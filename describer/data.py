@@ -25,17 +25,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from describer.records import Record, record_attributes
-from tagger.colours import vocabulary
+from describer import claim_vocab
+from describer.claims import type_claims
+from listingsmith.core import vocab
 from listingsmith.core.errors import ListingsmithError
-from tagger.facts import best_fact, parse_facts
 from listingsmith.core.types import Attributes, TextSpan
+from tagger.colours import vocabulary
+from tagger.facts import best_fact, parse_facts
+from tagger.facts import seller_facts
 
 SOURCES = ("myntra", "bigbasket", "fashion")
 SPLITS = ("train", "val", "test")
@@ -54,28 +58,13 @@ SOURCE_COLUMNS = {
 }
 """The columns each source is read from (see ``../shared/data/README.md``)."""
 
-SPLIT_PERCENT = {"train": 80, "val": 10}
-"""Hash buckets (of 100) per split, in order; the rest is ``test``."""
 
-QUANTITY_ENTITIES = ("item_weight", "item_volume")
-"""Pack quantities read from a product name into the seller fields (``"500 g"``)."""
 
-PRODUCT_TYPE_WORDS = 2
-"""Words of a Myntra name kept as its product type ("Casual Shirt", "Trolley Bag")."""
+def settings() -> dict:
+    """``describer/vocab/data.toml``: splits, brand-list and part-list thresholds, and what a
+    product name's type words are."""
+    return vocab.load("describer", "vocab/data.toml")
 
-GENDER_WORDS = frozenset({"men", "women", "boys", "girls", "unisex", "kids", "infants"})
-"""Words of a Myntra name that are its gender field, not its product type."""
-
-MISSING_VALUES = frozenset({"", "na", "nan", "none"})
-"""Cell values that mean "unknown" and become no seller field at all."""
-
-BRAND_MIN_LETTERS = 3
-"""Shorter brands ("W", "ID", "DP") match ordinary text far more often than the brand."""
-
-BRAND_OTHER_ROWS_MIN = 2
-"""A brand named in at least this many rows of other brands, and in more of them than in its
-own rows, is an ordinary word there ("AND", "Fit", "Pure", "Asian", "even") and is left out
-of the brand list."""
 
 LINK_CLAUSE = re.compile(r"[^.!?]*https?://\S+")
 """Shop boilerplate ("For Beauty tips, tricks & more visit https://bigbasket.blog/") is no
@@ -123,7 +112,7 @@ def split_of(source: str, row_id: str) -> str:
     True
     """
     bucket = int.from_bytes(hashlib.sha256(f"{source}:{row_id}".encode()).digest()[:8], "big") % 100
-    for split, share in SPLIT_PERCENT.items():
+    for split, share in settings()["split_percent"].items():
         if bucket < share:
             return split
         bucket -= share
@@ -144,8 +133,10 @@ def examples(data: Path, source: str, split: str, limit: int | None = None) -> l
 
 
 def example_attributes(example: Example) -> Attributes:
-    """The example's seller fields as ``Attributes``, by the path ``listingsmith write`` takes."""
-    return record_attributes(Record(line=0, id=example.key, fields=dict(example.seller)))
+    """The example's seller fields as ``Attributes``, as a seller record becomes attributes:
+    entity fields (``item_weight: "500 g"``) are facts."""
+    return Attributes(seller=dict(example.seller), facts=seller_facts(example.seller),
+                      provenance={"facts": "seller"})
 
 
 @lru_cache(maxsize=8)
@@ -207,7 +198,8 @@ def _clean(text: str | None) -> str:
 
 def _fields(**values: str | None) -> dict[str, str]:
     cleaned = {key: _clean(value) for key, value in values.items()}
-    return {key: value for key, value in cleaned.items() if value.lower() not in MISSING_VALUES}
+    missing = set(settings()["missing_values"])
+    return {key: value for key, value in cleaned.items() if value.lower() not in missing}
 
 
 def name_quantities(name: str) -> dict[str, str]:
@@ -219,7 +211,7 @@ def name_quantities(name: str) -> dict[str, str]:
     {}
     """
     facts = parse_facts([TextSpan(text=name, box=(0, 0, 0, 0), score=1.0)])
-    found = {entity: best_fact(facts, entity) for entity in QUANTITY_ENTITIES}
+    found = {entity: best_fact(facts, entity) for entity in settings()["quantity_entities"]}
     return {entity: fact.display for entity, fact in found.items() if fact is not None}
 
 
@@ -235,10 +227,11 @@ def product_type(name: str, brand: str = "") -> str:
     'Kurta'
     """
     core = _QUANTITY_TAIL.sub("", _WITH_CLAUSE.sub("", name))
-    skipped = _colour_words() | GENDER_WORDS | {w.lower() for w in _WORD.findall(brand)}
+    skipped = (_colour_words() | set(settings()["gender_words"])
+               | {w.lower() for w in _WORD.findall(brand)})
     words = [w for w in core.split()
              if w.lower() not in skipped and _WORD.search(w) and not any(c.isdigit() for c in w)]
-    return " ".join(words[-PRODUCT_TYPE_WORDS:])
+    return " ".join(words[-settings()["product_type_words"]:])
 
 
 @lru_cache(maxsize=1)
@@ -251,8 +244,8 @@ def known_brands(data: Path) -> tuple[str, ...]:
 
     Used by the grounding guard to notice a listing naming another brand. All rows are read:
     the list is a vocabulary, not training data. Left out: names shorter than
-    ``BRAND_MIN_LETTERS`` letters and names the corpora use as ordinary words
-    (``BRAND_OTHER_ROWS_MIN``). A row of a sub-brand ("U.S. Polo Assn. Kids") is an own row
+    ``data.toml``'s ``brand_min_letters`` letters and names the corpora use as ordinary words
+    (``brand_other_rows_min``). A row of a sub-brand ("U.S. Polo Assn. Kids") is an own row
     of the brand it contains.
     """
     paths = (source_file(data, "myntra"), source_file(data, "bigbasket"))
@@ -268,10 +261,11 @@ def _known_brands(myntra: Path, bigbasket: Path, versions: tuple) -> tuple[str, 
         with open(path, newline="", encoding="utf-8") as handle:
             rows.extend((_clean(row[brand_key]), " ".join(row[k] or "" for k in text_keys))
                         for row in csv.DictReader(handle))
-    brands = {b for b, _ in rows if sum(c.isalpha() for c in b) >= BRAND_MIN_LETTERS}
+    limits = settings()
+    brands = {b for b, _ in rows if sum(c.isalpha() for c in b) >= limits["brand_min_letters"]}
     own, other = _brand_mentions(rows, brands)
     return tuple(sorted(b for b in brands
-                        if other[b] < BRAND_OTHER_ROWS_MIN or other[b] <= own[b]))
+                        if other[b] < limits["brand_other_rows_min"] or other[b] <= own[b]))
 
 
 def _brand_mentions(rows: list[tuple[str, str]], brands: set[str]) -> tuple[Counter, Counter]:
@@ -299,7 +293,7 @@ def _words(text: str) -> tuple[str, ...]:
 
 
 BRAND_LIST = Path(__file__).parent / "vocab" / "brands.txt"
-"""The shipped brand vocabulary (``describer.guard.shipped_brands``), rebuilt by
+"""The shipped brand vocabulary (``describer.claim_vocab.shipped_brands``), rebuilt by
 ``python -m describer.data --data ../shared/data``."""
 
 
@@ -321,10 +315,7 @@ def product_type_families(data: Path) -> tuple[dict[str, str], dict[str, str]]:
     (t-shirt → Apparel/Topwear, jeans → Apparel/Bottomwear, sandals → Footwear). Coarse on
     purpose: a title calling flip flops "sandals" is a near miss, calling them "trousers" is
     a wrong product."""
-    import tomllib
-    from importlib import resources
-
-    table = tomllib.loads(resources.files("tagger").joinpath("vocab/tags.toml").read_text("utf-8"))
+    table = vocab.load("tagger", "vocab/tags.toml")
     labels = table["groups"]["product_type"]["labels"]
     with open(data / "fashion" / "styles.csv", newline="", encoding="utf-8") as handle:
         counts = Counter((row["articleType"], row["masterCategory"] if row["masterCategory"] != "Apparel"
@@ -337,46 +328,25 @@ def product_type_families(data: Path) -> tuple[dict[str, str], dict[str, str]]:
     return types, family_of
 
 
-PART_WORDS = Path(__file__).parent / "vocab" / "part_words.txt"
-
-PART_MIN_SHARE = 0.01
-"""A family "has" a part when at least this share of its training descriptions names it."""
-
-PART_MIN_EXAMPLES = 50
-"""Families with fewer training descriptions get no part list (too few to tell)."""
-
-
-def part_words(path: Path = PART_WORDS) -> list[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line.strip().lower() for line in lines if line.strip() and not line.startswith("#")]
-
-
-def part_pattern(word: str) -> re.Pattern:
-    """``word`` as a whole word with an optional plural, any space or hyphen between its parts."""
-    spelled = r"[\s-]?".join(re.escape(w) for w in re.split(r"[\s-]+", word))
-    return re.compile(r"(?<![\w-])" + spelled + r"(?:e?s)?(?![\w-])", re.IGNORECASE)
-
-
 def family_parts(data: Path, types: dict[str, str]) -> dict[str, list[str]]:
     """For each product family, the part words its train-split descriptions use: Myntra rows
     whose title names product types of exactly one family, and every BigBasket row as the
     grocery family."""
-    from describer.guard import GROCERY_FAMILY, type_claims
-
-    words = part_words()
-    patterns = {word: part_pattern(word) for word in words}
+    words = claim_vocab.part_words()
+    patterns = claim_vocab.part_patterns()
     described: dict[str, list[str]] = {}
     for example in examples(data, "myntra", "train"):
         families = {types[claim.name] for claim in type_claims(example.title)}
         if len(families) == 1:
             described.setdefault(families.pop(), []).append(example.description)
-    described[GROCERY_FAMILY] = [e.description for e in examples(data, "bigbasket", "train")]
+    described[claim_vocab.grocery_family()] = [e.description for e in examples(data, "bigbasket", "train")]
+    limits = settings()
     parts = {}
     for family, texts in described.items():
-        if len(texts) >= PART_MIN_EXAMPLES:
+        if len(texts) >= limits["part_min_examples"]:
             parts[family] = [word for word in words
                              if sum(bool(patterns[word].search(t)) for t in texts)
-                             >= PART_MIN_SHARE * len(texts)]
+                             >= limits["part_min_share"] * len(texts)]
     return parts
 
 
@@ -400,8 +370,8 @@ def _wordpiece_words() -> list[str]:
     from listingsmith.core.registry import resolve, spec_for
 
     folder = resolve(spec_for("text-embedding", None))
-    vocab = next(folder.rglob("vocab.txt"))
-    return [w for w in vocab.read_text(encoding="utf-8").split() if WORD.fullmatch(w)]
+    wordpiece = next(folder.rglob("vocab.txt"))
+    return [w for w in wordpiece.read_text(encoding="utf-8").split() if WORD.fullmatch(w)]
 
 
 def write_lexicon(data: Path, path: Path = LEXICON) -> int:
@@ -411,15 +381,15 @@ def write_lexicon(data: Path, path: Path = LEXICON) -> int:
 
 
 def write_product_types(data: Path, path: Path = PRODUCT_TYPES) -> int:
-    import json
-
     types, article_types = product_type_families(data)
+    limits = settings()
     path.write_text(json.dumps({"_doc": "Built by python -m describer.data from tagger/vocab/"
                                         "tags.toml (fashion product types), fashion/styles.csv "
                                         "(their categories) and the train-split descriptions "
                                         "(parts: describer/vocab/part_words.txt words used by at "
-                                        f"least {PART_MIN_SHARE:.0%} of a family's "
-                                        f"descriptions, families with >= {PART_MIN_EXAMPLES}); "
+                                        f"least {limits['part_min_share']:.0%} of a "
+                                        "family's descriptions, families with >= "
+                                        f"{limits['part_min_examples']}); "
                                         "do not edit by hand.",
                                 "types": types, "article_types": article_types,
                                 "parts": family_parts(data, types)},

@@ -1,7 +1,7 @@
 """Text generators behind one interface: chat prompts in, completions out, batched.
 
 The bundled default is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF. Transformers can
-read GGUF but de-quantising takes ~16 s, so the first load writes a plain safetensors copy
+read GGUF but de-quantising is slow, so the first load writes a plain safetensors copy
 to the user cache (``$LISTINGSMITH_CACHE`` or ``~/.cache/listingsmith``) and later loads
 take a fraction of a second. ``hf:`` and ``local:`` sources load any causal or seq2seq LM
 the Auto classes know (``text_generator`` tells them apart by their config).
@@ -33,7 +33,7 @@ BASE_MODEL = "generator"
 DEFAULT_GENERATOR = "describer-t5"
 """What writes listings when nobody chooses: the T5 trained here. Of the generators that need
 no training data at run time it has the best mean ROUGE-L on the three test sets and is the
-only model under the 2 s latency target (``python -m eval.run --task describe``; README)."""
+only one within the latency target (``python -m eval.run --task describe``; README)."""
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from describer import prompting
-from describer.generate import GenerationOptions, TextGenerator, text_generator
-from describer.guard import GLUED_SENTENCE, Guard, default_guard, unknown_words
-from describer.retrieval import (NEAREST_GENERATOR, RETRIEVAL_GENERATORS,
-                                  RETRIEVE_EDIT_GENERATOR, NearestNeighbourGenerator,
-                                  RetrieveEditGenerator)
-from listingsmith.core.errors import ListingsmithError
+from describer.claims import GLUED_SENTENCE
+from describer.generators import GENERATORS, Generator, generator_for, memory_readers
+from describer.guard import Guard, default_guard, unknown_words
+from describer.retrieval import memory_examples
+from listingsmith.core.errors import ListingsmithError, ModelError
+from listingsmith.core.registry import spec_for
 from listingsmith.core.types import Attributes, Listing
-
-TEMPLATE_GENERATOR = "template"
 
 _LABEL_PREFIX = re.compile(r"^\s*(product\s+)?(title|description)\s*[:\-]\s*", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
@@ -24,15 +22,16 @@ _LOOP = re.compile(r"(.{2,}?)\1{3,}")
 
 
 class Describer:
-    """Writes listings with a language model, with templates alone (``generator="template"``),
-    by copying the most similar listing (``"nearest"``, a baseline that invents) or by copying
-    and editing it (``"retrieve-edit"``).
+    """Writes listings with a ``Generator`` (``describer.generators``): a language model,
+    templates alone (``TemplateGenerator``), by copying the most similar listing
+    (``"nearest"``, a baseline that invents) or by copying and editing it
+    (``"retrieve-edit"``).
 
     Every generated title and sentence passes the grounding guard. First, unless the
     generator is the copying baseline, the description's colours, brands and quantities the
     attributes can correct are rewritten (``Guard.repair``). Then a title stating a quantity,
     brand or colour the attributes don't is replaced by the template title (repairing titles
-    instead cost the T5 17 title ROUGE-L points on Myntra: its own titles are worse than the
+    instead cost the T5 title quality on Myntra: its own titles are worse than the
     template's), such sentences are dropped, and the template text stands in when nothing
     remains.
 
@@ -40,39 +39,20 @@ class Describer:
     the attributes through ``prompts/bullets.j2``, so facts in bullets are never invented.
     """
 
-    def __init__(self, generator: TextGenerator | NearestNeighbourGenerator | str | None = None,
-                 *, guard: Guard | None = None):
-        if generator is None:
-            generator = text_generator()
-        elif generator == NEAREST_GENERATOR:
-            generator = NearestNeighbourGenerator()
-        elif generator == RETRIEVE_EDIT_GENERATOR:
-            generator = RetrieveEditGenerator()
-        elif isinstance(generator, str) and generator != TEMPLATE_GENERATOR:
-            raise ValueError(f"generator: expected {TEMPLATE_GENERATOR!r}, {NEAREST_GENERATOR!r}, "
-                             f"{RETRIEVE_EDIT_GENERATOR!r} or a generator object, got "
-                             f"{generator!r}")
-        self.generator = generator
+    def __init__(self, generator: Generator | None = None, *, guard: Guard | None = None):
+        self.generator = generator if generator is not None else generator_for(None)
         self.guard = guard if guard is not None else default_guard()
 
     @property
     def generator_name(self) -> str:
-        if isinstance(self.generator, str):
-            return self.generator
         return self.generator.name
 
     def describe(self, attributes: list[Attributes], *, tone: str = "neutral",
                  length: str = "medium", deterministic: bool = True) -> list[Listing]:
-        prompting.check_choice("tones", tone)
-        prompting.check_choice("lengths", length)
+        check_text_options(tone, length)
         products = [prompting.product_context(a) for a in attributes]
-        if isinstance(self.generator, TextGenerator):
-            titles, texts = self._generate(products, tone, length, deterministic)
-        elif isinstance(self.generator, NearestNeighbourGenerator):
-            titles, texts = self.generator.write(attributes)
-        else:
-            titles = [prompting.template_title(p) for p in products]
-            texts = [prompting.template_description(p) for p in products]
+        titles, texts = self.generator.write(attributes, products, tone=tone, length=length,
+                                             deterministic=deterministic)
         return [self._finish(attrs, product, title, text, tone, length)
                 for attrs, product, title, text in zip(attributes, products, titles, texts)]
 
@@ -80,18 +60,16 @@ class Describer:
                deterministic: bool = True) -> Iterator[str | Listing]:
         """One product's description as it is written (growing drafts, not yet guarded), then
         the finished, guarded ``Listing``. Generators that do not stream yield the listing only."""
-        if not isinstance(self.generator, TextGenerator):
-            yield self.describe([attributes], tone=tone, length=length)[0]
+        stream = getattr(self.generator, "stream", None)
+        if stream is None:
+            yield self.describe([attributes], tone=tone, length=length,
+                                deterministic=deterministic)[0]
             return
-        prompting.check_choice("tones", tone)
-        prompting.check_choice("lengths", length)
+        check_text_options(tone, length)
         product = prompting.product_context(attributes)
-        title_options, text_options = _options(length, deterministic)
-        title = self.generator([prompting.title_messages(product, tone)], title_options)[0]
-        draft = ""
-        for piece in self.generator.stream(description_request(product, tone, length),
-                                           text_options):
-            draft += piece
+        title = draft = ""
+        for title, draft in stream(attributes, product, tone=tone, length=length,
+                                   deterministic=deterministic):
             yield draft
         yield self._finish(attributes, product, title, draft, tone, length)
 
@@ -102,7 +80,7 @@ class Describer:
         fallback_title = prompting.template_title(product)
         title, text = clean_title(title), clean_description(text)
         repaired = []
-        if getattr(self.generator, "repairs_claims", True):
+        if self.generator.repairs_claims:
             text, repaired = self.guard.repair(text, attributes)
         removed = (self.guard.violations(title, attributes)
                    + self.guard.product_type_violations(title, attributes)
@@ -122,21 +100,6 @@ class Describer:
             removed_claims=list(dict.fromkeys(c.text for c in removed + dropped)),
             repaired_claims=list(dict.fromkeys(str(r) for r in repaired)))
 
-    def _generate(self, products, tone, length, deterministic) -> tuple[list[str], list[str]]:
-        title_options, text_options = _options(length, deterministic)
-        titles = self.generator([prompting.title_messages(p, tone) for p in products],
-                                title_options)
-        texts = self.generator([description_request(p, tone, length) for p in products],
-                               text_options)
-        return titles, texts
-
-
-def description_request(product: dict, tone: str, length: str) -> list[dict[str, str]]:
-    """The description conversation, ending with its lead (``prompting.description_lead``)
-    for the model to continue."""
-    return prompting.with_lead(prompting.description_messages(product, tone, length),
-                               prompting.description_lead(product))
-
 
 def describer_for(generator: str | None, *, allow_network: bool = False,
                   guard: Guard | None = None, memory: Path | None = None) -> Describer:
@@ -147,29 +110,39 @@ def describer_for(generator: str | None, *, allow_network: bool = False,
     file or the shared data folder) is given, the bundled T5 otherwise. The retrieval
     generators read ``memory`` (default: the shared data folder).
     """
+    check_generator_choice(generator, memory)
     if generator is None and memory is not None:
-        generator = RETRIEVE_EDIT_GENERATOR
-    if generator in RETRIEVAL_GENERATORS:
-        kind = RetrieveEditGenerator if generator == RETRIEVE_EDIT_GENERATOR \
-            else NearestNeighbourGenerator
-        return Describer(kind(memory), guard=guard)
+        generator = "retrieve-edit"
+    return Describer(generator_for(generator, memory=memory, allow_network=allow_network),
+                     guard=guard)
+
+
+def check_generator_choice(generator: str | None, memory: Path | str | None) -> None:
+    """Refuse, in one line and before any product is read, a generator name that is neither
+    built in nor a registered model or source, a ``memory`` given to a generator that does
+    not read one, and a listing-memory file with a bad line."""
+    readers = memory_readers()
     if memory is not None:
-        raise ListingsmithError(f"memory: only {' and '.join(RETRIEVAL_GENERATORS)} read a "
-                                f"listing memory, got generator {generator!r}; drop --memory or "
-                                "pick one")
-    if generator == TEMPLATE_GENERATOR:
-        return Describer(generator, guard=guard)
-    return Describer(text_generator(generator, allow_network=allow_network), guard=guard)
+        if generator is not None and generator not in readers:
+            raise ListingsmithError(f"--memory: only {' and '.join(readers)} read a listing "
+                                    f"memory, got --generator {generator}; drop one of them")
+        if Path(memory).is_file():
+            memory_examples(Path(memory))
+    elif generator not in GENERATORS:
+        try:
+            spec_for("text-generation", generator)
+        except ModelError as exc:
+            if generator is None or ":" in generator:
+                raise
+            raise ModelError(f"--generator: expected {', '.join(map(repr, GENERATORS))}, a "
+                             f"registered text model or an hf:/local: source, got "
+                             f"{generator!r} ({exc})") from exc
 
 
-def _options(length: str, deterministic: bool) -> tuple[GenerationOptions, GenerationOptions]:
-    """Decoding options for the title and for a description of ``length``."""
-    settings = prompting.options()
-    limit = settings["max_generation_seconds"]
-    return (GenerationOptions(max_new_tokens=settings["title"]["max_new_tokens"],
-                              do_sample=not deterministic, max_time=limit),
-            GenerationOptions(max_new_tokens=settings["lengths"][length]["max_new_tokens"],
-                              do_sample=not deterministic, max_time=limit))
+def check_text_options(tone: str, length: str) -> None:
+    """Refuse an unknown tone or length with the valid choices."""
+    prompting.check_choice("tones", tone)
+    prompting.check_choice("lengths", length)
 
 
 def clean_title(text: str, max_chars: int = 150) -> str:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 import jinja2
 
+from describer import data
+from describer.claims import colour_claims
+from listingsmith.core import vocab
 from listingsmith.core.errors import TemplateError
 from listingsmith.core.types import Attributes, entity_units
 
@@ -34,23 +36,20 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=False)
 
 
-@lru_cache(maxsize=1)
 def options() -> dict[str, Any]:
     """Tones, lengths, labels and limits from ``prompts/options.toml``."""
-    return tomllib.loads(resources.files("prompts").joinpath("options.toml").read_text("utf-8"))
+    return vocab.load("prompts", "options.toml")
 
 
-@lru_cache(maxsize=1)
 def example() -> dict[str, str]:
     """The in-context example shown before each request (``prompts/examples.toml``)."""
-    text = resources.files("prompts").joinpath("examples.toml").read_text("utf-8")
-    return tomllib.loads(text)["example"]
+    return vocab.load("prompts", "examples.toml")["example"]
 
 
 @lru_cache(maxsize=1)
 def _instruction_patterns() -> list[re.Pattern]:
-    text = resources.files("prompts").joinpath("untrusted.toml").read_text("utf-8")
-    return [re.compile(p, re.IGNORECASE) for p in tomllib.loads(text)["instruction_patterns"]]
+    patterns = vocab.load("prompts", "untrusted.toml")["instruction_patterns"]
+    return [re.compile(p, re.IGNORECASE) for p in patterns]
 
 
 def reads_like_instruction(line: str) -> bool:
@@ -67,10 +66,9 @@ def reads_like_instruction(line: str) -> bool:
 @lru_cache(maxsize=1)
 def template_id() -> str:
     digest = hashlib.sha256()
-    folder = resources.files("prompts")
     for name in TEMPLATE_FILES:
         digest.update(name.encode())
-        digest.update(folder.joinpath(name).read_bytes())
+        digest.update(vocab.read_text("prompts", name).encode("utf-8"))
     return f"prompts-v{options()['version']}@{digest.hexdigest()[:12]}"
 
 
@@ -95,7 +93,8 @@ def product_context(attributes: Attributes) -> dict[str, Any]:
     """The plain values templates see: only what the attributes actually hold.
 
     Seller fields win over what was read from photos; seller fields that became facts
-    (``item_weight``) are shown once, as facts. Pack-text lines that read like instructions
+    (``item_weight``) are shown once, as facts. Without a category, a seller's title names
+    the product and its colour (``_seller_title_words``). Pack-text lines that read like instructions
     to the model are left out (``reads_like_instruction``).
     """
     labels = options()["entity_labels"]
@@ -109,10 +108,12 @@ def product_context(attributes: Attributes) -> dict[str, Any]:
         if fact is not None:
             facts.append({"label": label, "value": fact.display})
     category = attributes.category.label if attributes.category else seller.pop("category", "")
+    named_type, named_colours = ("", []) if category else _seller_title_words(seller, brand)
     seller_colour = seller.pop("colour", None) or seller.pop("color", None)
-    colours = [seller_colour] if seller_colour else [s.name for s in attributes.colours[:3]]
+    colours = ([seller_colour] if seller_colour else named_colours
+               or [s.name for s in attributes.colours[:3]])
     looks_like = [tag.name for tag in attributes.tags[:3]]
-    kind = category or (looks_like[0] if looks_like else "product")
+    kind = category or named_type or (looks_like[0] if looks_like else "product")
     lines = [span.text for span in attributes.text_spans if not reads_like_instruction(span.text)]
     pack_text = " / ".join(lines[:limits["max_lines"]])
     return {
@@ -127,6 +128,17 @@ def product_context(attributes: Attributes) -> dict[str, Any]:
                    for k, v in seller.items()},
         "pack_text": pack_text[:limits["max_chars"]],
     }
+
+
+def _seller_title_words(seller: dict[str, str], brand: str) -> tuple[str, list[str]]:
+    """The product type words and the colours a seller's title names ("pinwheel Women Navy
+    Blue A-Line Dress" → "A-Line Dress", ["Navy Blue"]), so a record without a category is
+    not called a "product"; ("", []) without a title."""
+    title = next((seller[k] for k in data.settings()["title_fields"] if seller.get(k)), "")
+    if not title:
+        return "", []
+    colours = [claim.name for claim in colour_claims(title, strict=True)]
+    return data.product_type(title, brand).strip(" ,;:-"), list(dict.fromkeys(colours))[:1]
 
 
 def one_line(value: Any) -> str:

@@ -24,25 +24,20 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from describer import prompting
 from describer.data import SOURCES, Example, example_attributes, examples, source_file
+from listingsmith.core import vocab
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.registry import cache_dir
 from tagger.text_embed import TextEmbedder
 from tagger.train.data import default_data_dir
 from listingsmith.core.types import Attributes
-
-NEAREST_GENERATOR = "nearest"
-RETRIEVE_EDIT_GENERATOR = "retrieve-edit"
-RETRIEVAL_GENERATORS = (NEAREST_GENERATOR, RETRIEVE_EDIT_GENERATOR)
 
 MEMORY_TEXT_FIELDS = ("title", "description")
 """Columns of a listing-memory file that are the listing, not the product's fields."""
@@ -81,7 +76,7 @@ class NearestNeighbourGenerator:
     split of ``sources``) or a seller's catalogue file (``memory_examples``).
     """
 
-    name = NEAREST_GENERATOR
+    name = "nearest"
     repairs_claims = False
     """A baseline copies: the Describer's guard only cuts what the copy gets wrong."""
 
@@ -114,7 +109,7 @@ class NearestNeighbourGenerator:
             self._index = (train, vectors)
         return self._index
 
-    def nearest(self, attributes: list[Attributes]) -> list[Neighbours]:
+    def nearest(self, attributes: Sequence[Attributes]) -> list[Neighbours]:
         """For each product, the most similar training example, and the most similar one
         with a description."""
         if not attributes:
@@ -133,7 +128,9 @@ class NearestNeighbourGenerator:
                 float(row[best_text]) if best_text is not None else 0.0))
         return found
 
-    def write(self, attributes: list[Attributes]) -> tuple[list[str], list[str]]:
+    def write(self, attributes: Sequence[Attributes], products: Sequence[dict], *,
+              tone: str = "neutral", length: str = "medium",
+              deterministic: bool = True) -> tuple[list[str], list[str]]:
         """(titles, descriptions) copied from the neighbours; "" where none has a description.
 
         A description gets a closing full stop so that the Describer's clean-up, which drops
@@ -156,40 +153,39 @@ class RetrieveEditGenerator(NearestNeighbourGenerator):
     neckline, a fabric) is still the other product's: the guard checks claims, not meaning.
     """
 
-    name = RETRIEVE_EDIT_GENERATOR
+    name = "retrieve-edit"
     repairs_claims = True
 
-    def write(self, attributes: list[Attributes]) -> tuple[list[str], list[str]]:
+    def write(self, attributes: Sequence[Attributes], products: Sequence[dict], *,
+              tone: str = "neutral", length: str = "medium",
+              deterministic: bool = True) -> tuple[list[str], list[str]]:
         """The template titles (``prompts/template_title.j2``) and the neighbours' descriptions;
         "" (the Describer's template description) where the nearest listing is less similar
         than ``retrieval.toml``'s ``min_similarity``: a product unlike anything in the memory.
 
         A copied title names the other product ("Deodorant Body Spray - RoMence Forever For
         Men" for a vitamin pack the tagger took for a deodorant), which no claim check
-        catches; the template title states only the attributes. On the describe eval's test
-        rows that cost 2 title ROUGE-L points on Myntra and 8 on BigBasket and gained 2 on
-        fashion titles.
+        catches; the template title states only the attributes, at a small cost in title
+        ROUGE-L on the describe eval.
         """
         floor = retrieval_settings()["min_similarity"]
         texts = [_with_full_stop(found.description.description)
                  if found.description is not None and found.description_similarity >= floor
                  else "" for found in self.nearest(attributes)]
-        titles = [prompting.template_title(prompting.product_context(a)) for a in attributes]
+        titles = [prompting.template_title(product) for product in products]
         return titles, texts
 
 
-@lru_cache(maxsize=1)
 def retrieval_settings() -> dict:
     """``describer/vocab/retrieval.toml``: the similarity below which retrieve-edit does not copy."""
-    return tomllib.loads(resources.files("describer").joinpath("vocab/retrieval.toml")
-                         .read_text("utf-8"))
+    return vocab.load("describer", "vocab/retrieval.toml")
 
 
 def memory_examples(path: Path) -> tuple[Example, ...]:
     """A seller's listings (``.jsonl``/``.csv`` records with ``id``, ``title``,
     ``description`` and any product fields) as retrieval examples, so ``retrieve-edit``
     writes new listings from the seller's own catalogue; every listed line is used."""
-    from describer.records import read_records
+    from listingsmith.core.records import read_records
 
     found, problems = [], []
     for record in read_records(Path(path)):

@@ -24,20 +24,23 @@ from dataclasses import asdict
 
 import numpy as np
 
-from listingsmith.batch import BatchSettings, Product, ProductResult, worker_processor
+from listingsmith.batch_input import Product
+from listingsmith.batch_worker import ProductResult, worker_processor
+from listingsmith.core import vocab
 from listingsmith.core.errors import ListingsmithError
+from listingsmith.pipeline import PipelineSettings
 
 LOOPBACK = "127.0.0.1"
 
-READER_CPUS = 0.5
-"""CPU kept free of model actors for Ray's own tasks and the driver, which reads the input and
-records results; on a 2-CPU machine one actor then gets 1 CPU, two get 0.75 each."""
+READER_CPUS = vocab.load("listingsmith.core", "vocab/batch.toml")["ray"]["reader_cpus"]
+"""CPU kept free of model actors for Ray's own tasks and the driver (``core/vocab/batch.toml``
+says why)."""
 
 
 class ChunkProcessor:
     """A Ray actor: one processor for its lifetime, one chunk of products per row."""
 
-    def __init__(self, settings: BatchSettings, threads: int):
+    def __init__(self, settings: PipelineSettings, threads: int):
         self.processor = worker_processor(settings, threads)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -46,7 +49,7 @@ class ChunkProcessor:
         return {"results": np.array(results, dtype=object)}
 
 
-def ray_results(settings: BatchSettings, chunks: list[list[Product]], workers: int,
+def ray_results(settings: PipelineSettings, chunks: list[list[Product]], workers: int,
                 address: str | None) -> Iterator[list[ProductResult]]:
     """The results of each finished chunk, from ``workers`` actors on a private local Ray (or
     on the cluster at ``address``)."""

@@ -1,5 +1,8 @@
 """The app's batch tab: an uploaded CSV/JSONL of catalogue records, or a zip of photos, to a
-JSONL of listings. Every product gets one output line (a listing or an ``error``)."""
+JSONL of listings. Every product gets one output line (a listing or an ``error``).
+
+Both go through the service's ``Pipeline`` (its loaded models): records as ``write`` makes
+them, photos through the batch engine as ``batch`` makes them."""
 
 from __future__ import annotations
 
@@ -9,15 +12,18 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from describer.records import read_records, record_attributes
+from listingsmith.core import vocab
 from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.records import read_records
 
 Progress = Callable[[int, int], None]
 
-MAX_ZIP_FILES = 2000
-MAX_ZIP_BYTES = 500 * 2**20
+_UPLOAD = vocab.load("listingsmith.core", "vocab/batch.toml")["upload"]
+MAX_ZIP_FILES = _UPLOAD["max_zip_files"]
+MAX_ZIP_BYTES = _UPLOAD["max_zip_megabytes"] * 2**20
 """Uncompressed limits for an uploaded zip (a zip bomb is refused before extraction)."""
-RECORD_BATCH = 8
+RECORD_BATCH = _UPLOAD["record_batch"]
+"""Records written per generation batch."""
 
 
 def run_upload(service, upload: Path, on_progress: Progress) -> tuple[Path, str]:
@@ -43,7 +49,7 @@ def _record_rows(service, upload: Path, on_progress: Progress) -> list[dict]:
     for start in range(0, len(records), RECORD_BATCH):
         batch = records[start:start + RECORD_BATCH]
         good = [r for r in batch if r.error is None]
-        listings = iter(service.describer.describe([record_attributes(r) for r in good]))
+        listings = iter(service.pipeline.record_listings([r.fields for r in good]))
         for record in batch:
             rows.append({"id": record.id, "error": record.error} if record.error is not None
                         else {"id": record.id, **next(listings).to_dict()})
@@ -54,12 +60,12 @@ def _record_rows(service, upload: Path, on_progress: Progress) -> list[dict]:
 def _photo_rows(service, upload: Path, on_progress: Progress) -> list[dict]:
     """The zip's products through the batch engine on the service's loaded models: listings
     in input order, then one ``error`` row per product that failed."""
-    from listingsmith.batch import BatchJob, BatchSettings, run_batch
+    from listingsmith.batch import BatchJob, run_batch
 
     work = Path(tempfile.mkdtemp(prefix="listingsmith-zip-"))
     extract_products(upload, work / "photos")
     job = BatchJob(input=work / "photos", out=work / "listings.jsonl",
-                   settings=BatchSettings(generator=service.describer.generator_name))
+                   settings=service.pipeline.settings)
     summary = run_batch(job, processor=service.batch_processor(job.settings),
                         progress=on_progress)
     if not summary.total:

@@ -1,4 +1,7 @@
-"""The ``listingsmith`` command: parse arguments, call the library, format the result."""
+"""The ``listingsmith`` command: parse arguments, call the library, format the result.
+
+Every photo and record command builds one checked ``PipelineSettings`` from its arguments
+and runs the one ``listingsmith.pipeline``, as batch and the app do."""
 
 from __future__ import annotations
 
@@ -6,17 +9,28 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from describer.export import CATALOGUE_FORMATS
 from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.records import read_records
 from listingsmith.core.types import Attributes, Fact, Listing
+
+if TYPE_CHECKING:  # the pipeline loads torch: imported when a command runs, not for --help
+    from listingsmith.pipeline import Pipeline, PipelineSettings
+    from tagger.pipeline import TaggerOptions
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
 TRAINERS = {"aligner": "tagger.train.aligner", "classifier": "tagger.train.classifier",
             "describer": "describer.train", "seq2seq": "describer.train_seq2seq"}
 """``listingsmith train NAME`` → the module whose ``main(argv)`` trains it (one script each)."""
+
+SETTING_ARGS = {"generator": "generator", "tone": "tone", "length": "length",
+                "memory": "memory", "taxonomy": "taxonomy", "detector": "detector",
+                "tagger": "tag_model", "kind": "part_kind", "allow_network": "allow_network",
+                "allow_remote": "allow_remote"}
+"""Command-line argument → the ``PipelineSettings`` field it sets (where a command has it)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,7 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="listingsmith", description="Turn product photos into e-commerce listings, offline.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_photo_commands(commands)
+    _add_catalogue_commands(commands)
+    _add_tool_commands(commands)
+    return parser
 
+
+def _add_photo_commands(commands) -> None:
+    """The commands on the photos of one product: describe, analyze, facts, tags."""
     describe = commands.add_parser("describe", help="photos of one product → one listing")
     _add_photo_args(describe)
     _add_text_args(describe)
@@ -67,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "per-tag thresholds")
     tags.set_defaults(handler=_tags)
 
+
+def _add_catalogue_commands(commands) -> None:
+    """The commands on many products: write, batch, similar."""
     write = commands.add_parser("write", help="listings from catalogue records without photos")
     write.add_argument("records", metavar="RECORDS", help="a .jsonl or .csv of seller records")
     write.add_argument("--out", required=True, metavar="LISTINGS.jsonl", help="output JSONL")
@@ -79,6 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="One listing per product. Job state is kept in OUT.state.sqlite: run the "
                     "same command again to resume; failed rows go to OUT.failures.csv, "
                     "near-duplicate products to OUT.duplicates.csv.")
+    _add_batch_args(batch)
+    batch.set_defaults(handler=_batch)
+
+    similar = commands.add_parser("similar", help="the batch listings most like a product's photos")
+    similar.add_argument("photos", nargs="+", metavar="PHOTO", help="photos of one product")
+    similar.add_argument("--index", required=True, metavar="OUT",
+                         help="the --out of a batch run (its index OUT.index.npz is used)")
+    similar.add_argument("--top-k", type=int, default=5, help="how many listings (default 5)")
+    similar.add_argument("--json", action="store_true", help="print JSON")
+    similar.set_defaults(handler=_similar)
+
+
+def _add_batch_args(batch: argparse.ArgumentParser) -> None:
     batch.add_argument("input", metavar="INPUT",
                        help="a folder (each sub-folder or photo is one product) or a .csv/.jsonl "
                             "with an id column and image paths relative to it")
@@ -107,16 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="category model: grocery, fashion or a .joblib (default: per product, "
                             "the shipped one the photos look like)")
     _add_text_args(batch)
-    batch.set_defaults(handler=_batch)
 
-    similar = commands.add_parser("similar", help="the batch listings most like a product's photos")
-    similar.add_argument("photos", nargs="+", metavar="PHOTO", help="photos of one product")
-    similar.add_argument("--index", required=True, metavar="OUT",
-                         help="the --out of a batch run (its index OUT.index.npz is used)")
-    similar.add_argument("--top-k", type=int, default=5, help="how many listings (default 5)")
-    similar.add_argument("--json", action="store_true", help="print JSON")
-    similar.set_defaults(handler=_similar)
 
+def _add_tool_commands(commands) -> None:
+    """train, app, models."""
     train = commands.add_parser("train", help="retrain a bundled model on your data",
                                 description="Retrain a model; arguments after the model name "
                                             "go to its training script (see --help there).")
@@ -136,7 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list models and whether they are installed")
     models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(handler=_models)
-    return parser
 
 
 def _add_text_args(parser: argparse.ArgumentParser) -> None:
@@ -156,20 +186,6 @@ def _add_text_args(parser: argparse.ArgumentParser) -> None:
                              "folder; makes 'retrieve-edit' the default generator")
     parser.add_argument("--allow-network", action="store_true",
                         help="let hf: models download if not cached (off by default)")
-
-
-def _describer(args):
-    """The Describer the text arguments ask for, after checking tone and length."""
-    from describer.guard import default_guard
-    from describer.pipeline import describer_for
-    from describer.prompting import check_choice
-
-    check_choice("tones", args.tone)
-    check_choice("lengths", args.length)
-    guard = default_guard(_read_brands(args.brands)) if getattr(args, "brands", None) else None
-    memory = Path(args.memory) if args.memory else None
-    return describer_for(args.generator, allow_network=args.allow_network, guard=guard,
-                         memory=memory)
 
 
 def _add_remote_arg(parser: argparse.ArgumentParser) -> None:
@@ -200,62 +216,44 @@ def _add_photo_args(parser: argparse.ArgumentParser) -> None:
                              "matches one (even with an OCR slip) is preferred")
 
 
-def _load(args) -> tuple[list, int]:
-    """Load every photo; report each failure on one stderr line and keep the rest."""
-    from listingsmith.core.errors import ImageLoadError
-    from listingsmith.core.io import load_image
+def _settings(args) -> PipelineSettings:
+    """The pipeline settings a command's arguments choose; options it lacks keep their default."""
+    from listingsmith.pipeline import PipelineSettings, read_brands
 
-    images, failed = [], 0
-    for path in args.photos:
-        try:
-            images.append(load_image(path, allow_remote=args.allow_remote))
-        except ImageLoadError as exc:
-            print(f"listingsmith: error: {exc}", file=sys.stderr)
-            failed += 1
-    if not images:
+    given = {field: getattr(args, arg) for arg, field in SETTING_ARGS.items() if hasattr(args, arg)}
+    if getattr(args, "brands", None):
+        given["known_brands"] = read_brands(args.brands)
+    return PipelineSettings(**given)
+
+
+def _pipeline(args) -> Pipeline:
+    """The one pipeline of a command, its settings checked before any input is read."""
+    from listingsmith.pipeline import Pipeline
+
+    settings = _settings(args)
+    settings.check()
+    return Pipeline(settings)
+
+
+def _analyze_photos(args, pipeline: Pipeline,
+                    options: TaggerOptions | None = None) -> tuple[Attributes, int]:
+    """Load every photo (each failure reported on one stderr line, the rest kept) and analyse
+    them as one product; ``--annotate`` draws what was found."""
+    from listingsmith.pipeline import load_photos
+
+    loaded = load_photos(args.photos, allow_remote=pipeline.settings.allow_remote)
+    for error in loaded.errors:
+        print(f"listingsmith: error: {error}", file=sys.stderr)
+    if not loaded.images:
         raise ListingsmithError("no readable photo among the arguments; nothing to do")
-    return images, failed
-
-
-def _analyze_photos(args, options=None) -> tuple[Attributes, int]:
-    from dataclasses import replace
-
-    from tagger.pipeline import Tagger, TaggerOptions
-
-    options = replace(options or TaggerOptions(), part_kind=args.kind, taxonomy=args.taxonomy)
-    if args.brands:
-        options = replace(options, known_brands=_read_brands(args.brands))
-    detector = None
-    if args.detector:
-        from tagger.grounding import GroundingDinoDetector
-        from listingsmith.core.registry import spec_for
-
-        detector = GroundingDinoDetector(spec_for("part-detection", args.detector))
-    tag_model = None
-    if args.tagger:
-        from tagger.clip import ClipImageText
-        from listingsmith.core.registry import spec_for
-
-        tag_model = ClipImageText(spec_for("image-text", args.tagger))
-    images, failed = _load(args)
     seller = {"brand": args.brand} if args.brand else {}
-    tagger = Tagger(parts_detector=detector, tag_model=tag_model)
-    attributes = tagger.analyze(images, seller=seller, options=options)
+    attributes = pipeline.analyze(loaded.images, seller, options)
     if getattr(args, "annotate", None):
         from tagger.annotate import save_annotated
 
-        for path in save_annotated(images, attributes, args.annotate):
+        for path in save_annotated(loaded.images, attributes, args.annotate):
             print(f"listingsmith: wrote {path}", file=sys.stderr)
-    return attributes, failed
-
-
-def _read_brands(path: str) -> tuple[str, ...]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ListingsmithError(f"{path}: cannot read the brands file ({exc.strerror}); "
-                                "pass a text file with one brand per line") from exc
-    return tuple(line.strip() for line in text.splitlines() if line.strip())
+    return attributes, len(loaded.errors)
 
 
 def _exit_code(failed: int) -> int:
@@ -263,18 +261,16 @@ def _exit_code(failed: int) -> int:
 
 
 def _describe(args) -> int:
-    describer = _describer(args)
-    attributes, failed = _analyze_photos(args)
-    listing = describer.describe([attributes], tone=args.tone, length=args.length)[0]
+    pipeline = _pipeline(args)
+    attributes, failed = _analyze_photos(args, pipeline)
+    listing = pipeline.describe([attributes])[0]
     print(listing.to_json() if args.json else format_listing(listing))
     return _exit_code(failed)
 
 
 def _write(args) -> int:
     """One output line per input record, same id; bad records get an ``error`` line."""
-    from describer.records import read_records, record_attributes
-
-    describer = _describer(args)
+    pipeline = _pipeline(args)
     records = list(read_records(Path(args.records)))
     failed = 0
     out_path = Path(args.out)
@@ -282,9 +278,8 @@ def _write(args) -> int:
     with open(staging, "w", encoding="utf-8") as out:
         for start in range(0, len(records), args.batch_size):
             batch = records[start:start + args.batch_size]
-            good = [r for r in batch if r.error is None]
-            listings = iter(describer.describe([record_attributes(r) for r in good],
-                                               tone=args.tone, length=args.length))
+            good = [r.fields for r in batch if r.error is None]
+            listings = iter(pipeline.record_listings(good) if good else [])
             for record in batch:
                 if record.error is not None:
                     failed += 1
@@ -303,13 +298,10 @@ def _write(args) -> int:
 
 
 def _batch(args) -> int:
-    from listingsmith.batch import BatchJob, BatchSettings, run_batch
+    from listingsmith.batch import BatchJob, run_batch
 
-    settings = BatchSettings(generator=args.generator, tone=args.tone, length=args.length,
-                             taxonomy=args.taxonomy, allow_network=args.allow_network,
-                             allow_remote=args.allow_remote, memory=args.memory)
     job = BatchJob(input=Path(args.input), out=Path(args.out), format=args.format,
-                   settings=settings, engine=args.engine, workers=args.workers,
+                   settings=_settings(args), engine=args.engine, workers=args.workers,
                    batch_size=args.batch_size, address=args.address, restart=args.restart,
                    allow_outside_root=args.allow_outside_root)
     with _ProgressBar() as progress:
@@ -351,7 +343,7 @@ class _ProgressBar:
 
 
 def _similar(args) -> int:
-    from listingsmith.batch import similar
+    from listingsmith.batch_index import similar
 
     found = similar(args.photos, args.index, top_k=args.top_k)
     if args.json:
@@ -363,18 +355,19 @@ def _similar(args) -> int:
 
 
 def _analyze(args) -> int:
-    attributes, failed = _analyze_photos(args)
+    attributes, failed = _analyze_photos(args, _pipeline(args))
     print(attributes.to_json() if args.json else format_attributes(attributes))
     return _exit_code(failed)
 
 
 def _facts(args) -> int:
     from tagger.facts import predict_entity
-    from tagger.pipeline import TaggerOptions
 
+    pipeline = _pipeline(args)
     # colours, tags and category feed the brand: a confident grocery class names its brand
-    options = TaggerOptions(stages=("ocr", "barcodes", "colours", "tags", "category", "facts"))
-    attributes, failed = _analyze_photos(args, options)
+    options = pipeline.settings.tagger_options(
+        stages=("ocr", "barcodes", "colours", "tags", "category", "facts"))
+    attributes, failed = _analyze_photos(args, pipeline, options)
     if args.entity is not None:
         print(predict_entity(attributes.facts, args.entity))
     elif args.json:
@@ -385,11 +378,11 @@ def _facts(args) -> int:
 
 
 def _tags(args) -> int:
-    from tagger.pipeline import TaggerOptions
-
-    options = TaggerOptions(stages=("tags",), top_k_tags=args.top_k, tag_threshold=args.threshold,
-                            tag_vocabulary=args.vocab)
-    attributes, failed = _analyze_photos(args, options)
+    pipeline = _pipeline(args)
+    options = pipeline.settings.tagger_options(stages=("tags",), top_k_tags=args.top_k,
+                                               tag_threshold=args.threshold,
+                                               tag_vocabulary=args.vocab)
+    attributes, failed = _analyze_photos(args, pipeline, options)
     if args.json:
         print(json.dumps([t.to_dict() for t in attributes.tags], indent=2, ensure_ascii=False))
     else:
@@ -406,9 +399,9 @@ def _train(args) -> int:
 
 
 def _app(args) -> int:
-    import app
+    from listingsmith.ui import main as app_main
 
-    app.main(["--port", str(args.port), "--host", args.host,
+    app_main(["--port", str(args.port), "--host", args.host,
               *(["--memory", args.memory] if args.memory else [])])
     return EXIT_OK
 

@@ -1,7 +1,8 @@
 """One product at a time for interactive front ends (the Gradio app): models loaded once,
 photos analysed, a listing streamed, seller corrections applied without re-reading photos.
 
-The app stays a thin shell: everything it shows comes from here, as typed results.
+The app stays a thin shell: everything it shows comes from here, as typed results, and
+everything here runs the one ``listingsmith.pipeline`` that the command line and batch run.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ from pathlib import Path
 
 from PIL import Image
 
-from describer.pipeline import Describer
-from listingsmith.core.errors import ImageLoadError, ListingsmithError
-from listingsmith.core.io import ProductImage, limit, load_image
-from tagger.pipeline import Tagger, TaggerOptions, seller_facts
-from listingsmith.core.types import Attributes, Listing
+from listingsmith.batch_worker import ListingProcessor
+from listingsmith.core import vocab
+from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.io import ProductImage, limit
+from listingsmith.core.types import Attributes, ImageInfo, Listing
+from listingsmith.pipeline import Pipeline, PipelineSettings, load_photos, with_seller_facts
 
-MAX_REQUEST_SECONDS = 60.0
-"""How long reading and analysing one request's photos may take before the seller gets an
-error instead of a wait with no end; ``$LISTINGSMITH_MAX_REQUEST_SECONDS`` overrides it.
-Writing the listing has its own bound (``max_generation_seconds``)."""
+APP_LIMITS = ("listingsmith.core", "vocab/app.toml")
+"""The app's limits: upload size, queue length, time to analyse one request's photos."""
 
 
 @dataclass
@@ -37,16 +37,14 @@ class Analysis:
 
 
 class ListingService:
-    """Holds the tagger and describer for the life of a server; safe to share across requests
-    (model calls are serialised by a lock: two requests at once would only slow each other
-    on a small machine)."""
+    """Holds one ``Pipeline`` (default settings unless one is given) for the life of a server;
+    safe to share across requests (model calls are serialised by a lock: two requests at once
+    would only slow each other on a small machine)."""
 
-    def __init__(self, tagger: Tagger | None = None, describer: Describer | None = None,
-                 options: TaggerOptions = TaggerOptions()):
-        self.tagger = tagger or Tagger()
-        self.describer = describer or Describer()
-        self.options = options
-        self.max_request_seconds = limit("MAX_REQUEST_SECONDS", MAX_REQUEST_SECONDS)
+    def __init__(self, pipeline: Pipeline | None = None):
+        self.pipeline = pipeline or Pipeline()
+        self.max_request_seconds = limit("MAX_REQUEST_SECONDS",
+                                         vocab.load(*APP_LIMITS)["max_request_seconds"])
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -68,15 +66,11 @@ class ListingService:
                        "try a smaller photo or fewer photos")
 
     def _analyze(self, paths: list[str | Path], seller: dict[str, str] | None) -> Analysis:
-        images, errors = [], []
-        for path in paths:
-            try:
-                images.append(load_image(path))
-            except ImageLoadError as exc:
-                errors.append(f"{Path(exc.source).name}: {exc.reason}")
-        if not images:
+        loaded = load_photos(paths)
+        errors = [f"{Path(exc.source).name}: {exc.reason}" for exc in loaded.errors]
+        if not loaded.images:
             raise ListingsmithError("; ".join(errors) if errors else "upload at least one photo")
-        analysis = self.analyze_images(images, seller)
+        analysis = self.analyze_images(loaded.images, seller)
         analysis.errors = errors
         return analysis
 
@@ -85,24 +79,20 @@ class ListingService:
         from tagger.annotate import annotate
 
         with self._lock:
-            attributes = self.tagger.analyze(images, seller=clean_seller(seller),
-                                             options=self.options)
+            attributes = self.pipeline.analyze(images, clean_seller(seller))
         return Analysis(attributes, [annotate(image, attributes, i)
                                      for i, image in enumerate(images)])
 
-    def batch_processor(self, settings):
+    def batch_processor(self, settings: PipelineSettings) -> ListingProcessor:
         """A batch engine processor (``listingsmith.batch``) on this service's models, holding
         the lock for each chunk so interactive requests wait their turn."""
-        from listingsmith.batch import ListingProcessor
-
-        return ListingProcessor(settings, tagger=self.tagger, describer=self.describer,
-                                options=self.options, lock=self._lock)
+        return ListingProcessor(settings, pipeline=self.pipeline, lock=self._lock)
 
     def listing_stream(self, attributes: Attributes, tone: str,
                        length: str) -> Iterator[str | Listing]:
         """Description drafts as they are written, then the finished listing."""
         with self._lock:
-            yield from self.describer.stream(attributes, tone=tone, length=length)
+            yield from self.pipeline.describer.stream(attributes, tone=tone, length=length)
 
 
 def clean_seller(seller: dict[str, str] | None) -> dict[str, str]:
@@ -112,11 +102,11 @@ def clean_seller(seller: dict[str, str] | None) -> dict[str, str]:
 
 
 def with_seller(attributes: Attributes, seller: dict[str, str]) -> Attributes:
-    """The attributes with the seller's fields replaced (facts the seller typed re-parsed):
-    corrections apply on regenerate without reading the photos again."""
-    seller = clean_seller(seller)
-    facts = [f for f in attributes.facts if f.source != "seller"] + seller_facts(seller)
-    return replace(attributes, seller=seller, facts=facts)
+    """The attributes with the seller's fields replaced (facts the seller typed re-parsed, as
+    the pipeline parses them): corrections apply on regenerate without reading the photos
+    again."""
+    photo_facts = [f for f in attributes.facts if f.source != "seller"]
+    return with_seller_facts(replace(attributes, seller=clean_seller(seller), facts=photo_facts))
 
 
 def edited(listing: Listing, title: str, description: str, bullets: str) -> Listing:
@@ -147,8 +137,6 @@ def _within(seconds: float, work: Callable[[], Analysis], message: str) -> Analy
     return result.result()
 
 
-def _info(image: Image.Image):
-    from listingsmith.core.types import ImageInfo
-
+def _info(image: Image.Image) -> ImageInfo:
     return ImageInfo(source="warm-up", width=image.width, height=image.height,
                      original_mode=image.mode, exif_rotated=False)

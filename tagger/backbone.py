@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import torch
 from PIL import Image
 
+from listingsmith.core import vocab
 from listingsmith.core.io import ProductImage
 from listingsmith.core.registry import ModelSpec, load_once, resolve, spec_for
 
@@ -22,7 +22,8 @@ tuned image head (``tagger.image_head``) takes over from the shared frozen netwo
 
 @lru_cache(maxsize=1)
 def imagenet_labels() -> tuple[str, ...]:
-    text = resources.files("tagger").joinpath("vocab/imagenet_labels.txt").read_text("utf-8")
+    """The 1000 ImageNet class names, in class-index order (``vocab/imagenet_labels.txt``)."""
+    text = vocab.read_text("tagger", "vocab/imagenet_labels.txt")
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 

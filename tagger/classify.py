@@ -63,7 +63,7 @@ class CategoryFeaturizer:
         self.aligner = aligner or AlignedImageText()
         self.text_embedder = text_embedder or self.aligner.text_embedder
         # the bundled vocabulary on the aligner; the pipeline passes the tags stage's scorer so
-        # the vocabulary embeddings (~1 s of MiniLM) are computed once per process
+        # the vocabulary embeddings (a MiniLM pass over every prompt) are computed once per process
         self.scorer = scorer or TagScorer(self.aligner, load_vocabulary())
 
     def aligned(self, image_features: np.ndarray) -> np.ndarray:
@@ -135,7 +135,8 @@ def block_vector(block: str, inputs: FeatureInputs, ocr_dim: int = 384) -> np.nd
 
 
 OCR_GRAMS = 1024
-"""Hashed character 3–4-gram features of the OCR text (grocery val: packages 77% → 84%)."""
+"""Hashed character 3–4-gram features of the OCR text: packs of one kind differ mostly in
+the words printed on them."""
 
 
 @lru_cache(maxsize=1)

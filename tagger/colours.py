@@ -2,7 +2,7 @@
 
 Pipeline, per product (all of its photos together):
 
-1. ``product_mask`` keeps the product's pixels at a small working resolution: the alpha
+1. ``tagger.segment`` keeps the product's pixels at a small working resolution: the alpha
    channel when the photo has one, else the background is grown from the image border.
 2. Up to ``SAMPLES_PER_IMAGE`` product pixels per photo are pooled and clustered with
    k-means in CIELAB (perceptually even, so cluster sizes mean "how much of this colour").
@@ -10,6 +10,8 @@ Pipeline, per product (all of its photos together):
    colour into light and dark clusters.
 4. Each cluster takes the name of the nearest vocabulary colour (CIEDE2000); clusters with the
    same name are merged, shares under ``min_share`` dropped, the rest sorted by share.
+
+Tuning values (samples, k, merge distance …) live in ``tagger/vocab/colours.toml``.
 
 Vocabulary: ``tagger/vocab/colours.csv``
 ----------------------------------------
@@ -30,71 +32,30 @@ Columns ``name,family,hex``; edit the CSV, not this module, to add or move a col
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import cv2
 import joblib
 import numpy as np
-from PIL import Image
 from sklearn.cluster import KMeans
 
+from listingsmith.core import vocab
 from listingsmith.core.errors import ModelError
 from listingsmith.core.io import ProductImage
 from listingsmith.core.registry import get_spec, resolve
 from listingsmith.core.types import ColorSwatch
+from tagger.cielab import delta_e_2000, srgb_to_lab
+from tagger.segment import working_view
 
-WORK_SIDE = 128
-"""Longest side of the working image: colour statistics need few pixels; keeps masking fast."""
-
-SAMPLES_PER_IMAGE = 4000
-"""Product pixels sampled per photo: enough for stable shares, keeps k-means in milliseconds."""
-
-N_CLUSTERS = 8
-"""k-means k: a few more than the colours a product shows, so shading does not swallow a trim."""
-
-MERGE_DELTA_E = 10.0
-"""CIEDE2000 below which two clusters are one colour (light/dark sides of the same fabric)."""
-
-BORDER_FRACTION = 0.03
-"""Width of the border ring (fraction of the side) whose colours seed the background."""
-
-BG_DELTA_E_MIN, BG_DELTA_E_MAX = 3.0, 12.0
-"""CIE76 distance from a border colour under which a pixel may be background: tight for a
-clean studio white (so a white garment is not eaten), wider for a graded sweep. A background
-that would need more than the maximum is clutter, left to GrabCut."""
-
-BG_SPREAD_GAIN = 4.0
-"""Threshold growth per unit of median border distance to its seed (the sweep's own noise)."""
-
-BG_SEED_SHARE = 0.08
-"""A border colour must cover this share of the ring to count as background, not a product edge."""
-
-UNIFORM_BORDER = 0.6
-"""Share of the ring explained by background seeds above which flood fill is trusted;
-below it the background is cluttered and GrabCut separates product from scene."""
-
-GRABCUT_INSET = 0.06
-"""GrabCut's 'surely background' margin, as a fraction of each side."""
-
-MIN_PRODUCT_SHARE = 0.05
-"""A mask smaller than this is a failed segmentation: use the centre region instead."""
-
-CENTRE_REGION = 0.6
-"""Side fraction of the central fallback region (products are framed in the middle)."""
-
-CENTRE_SIGMA = 0.25
-"""Spread (fraction of each side) of the Gaussian weight that favours central pixels: photos
-frame the product in the middle, while a model's face, legs and other garments sit off-centre."""
-
-DOMINANT_SHARE = 0.25
-"""``base_colour`` says "Multi" when the top colour covers less than this share of the product
-(on the fashion train split: a quarter of the "Multi" items, 2% false alarms)."""
+_TUNING = vocab.load("tagger", "vocab/colours.toml")
+SAMPLES_PER_IMAGE: int = _TUNING["samples_per_image"]
+N_CLUSTERS: int = _TUNING["n_clusters"]
+MERGE_DELTA_E: float = _TUNING["merge_delta_e"]
+CENTRE_SIGMA: float = _TUNING["centre_sigma"]
+DOMINANT_SHARE: float = _TUNING["dominant_share"]
 
 MULTI = "Multi"
 
@@ -114,8 +75,7 @@ class VocabColour:
 @lru_cache(maxsize=1)
 def vocabulary() -> tuple[VocabColour, ...]:
     """The retail colour vocabulary, read once from ``tagger/vocab/colours.csv``."""
-    text = resources.files("tagger").joinpath("vocab/colours.csv").read_text("utf-8")
-    rows = list(csv.DictReader(io.StringIO(text)))
+    rows = vocab.load("tagger", "vocab/colours.csv")
     rgb = np.array([[int(r["hex"][i:i + 2], 16) for i in (1, 3, 5)] for r in rows], np.uint8)
     labs = srgb_to_lab(rgb)
     return tuple(VocabColour(r["name"], r["family"], r["hex"].lower(), tuple(map(float, lab)))
@@ -125,185 +85,6 @@ def vocabulary() -> tuple[VocabColour, ...]:
 @lru_cache(maxsize=1)
 def _vocab_lab() -> np.ndarray:
     return np.array([c.lab for c in vocabulary()])
-
-
-# --------------------------------------------------------------------------- colour science
-
-
-def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """CIELAB (D65) of 8-bit sRGB values, any leading shape (``...x3``)."""
-    c = np.asarray(rgb, dtype=np.float32) / 255.0
-    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    to_xyz = np.array([[0.4124564, 0.3575761, 0.1804375],
-                       [0.2126729, 0.7151522, 0.0721750],
-                       [0.0193339, 0.1191920, 0.9503041]], dtype=np.float32)
-    xyz = linear @ to_xyz.T / np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
-    eps = (6 / 29) ** 3
-    f = np.where(xyz > eps, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
-    return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1)
-
-
-def delta_e_2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
-    """CIEDE2000 colour difference (Sharma et al. 2005), broadcasting over leading axes."""
-    lab1 = np.asarray(lab1, dtype=np.float64)
-    lab2 = np.asarray(lab2, dtype=np.float64)
-    L1, a1, b1 = lab1[..., 0], lab1[..., 1], lab1[..., 2]
-    L2, a2, b2 = lab2[..., 0], lab2[..., 1], lab2[..., 2]
-    c_bar7 = ((np.hypot(a1, b1) + np.hypot(a2, b2)) / 2) ** 7
-    g = 0.5 * (1 - np.sqrt(c_bar7 / (c_bar7 + 25.0 ** 7)))
-    a1p, a2p = (1 + g) * a1, (1 + g) * a2
-    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
-    h1p = np.degrees(np.arctan2(b1, a1p)) % 360
-    h2p = np.degrees(np.arctan2(b2, a2p)) % 360
-    achromatic = c1p * c2p == 0
-
-    dh = h2p - h1p
-    dh = np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh))
-    dh = np.where(achromatic, 0.0, dh)
-    d_l, d_c = L2 - L1, c2p - c1p
-    d_h = 2 * np.sqrt(c1p * c2p) * np.sin(np.radians(dh / 2))
-
-    l_mean, c_mean = (L1 + L2) / 2, (c1p + c2p) / 2
-    h_sum = h1p + h2p
-    h_mean = np.where(np.abs(h1p - h2p) > 180,
-                      np.where(h_sum < 360, (h_sum + 360) / 2, (h_sum - 360) / 2), h_sum / 2)
-    h_mean = np.where(achromatic, h_sum, h_mean)
-    t = (1 - 0.17 * np.cos(np.radians(h_mean - 30)) + 0.24 * np.cos(np.radians(2 * h_mean))
-         + 0.32 * np.cos(np.radians(3 * h_mean + 6)) - 0.20 * np.cos(np.radians(4 * h_mean - 63)))
-    d_theta = 30 * np.exp(-(((h_mean - 275) / 25) ** 2))
-    c_mean7 = c_mean ** 7
-    r_c = 2 * np.sqrt(c_mean7 / (c_mean7 + 25.0 ** 7))
-    s_l = 1 + 0.015 * (l_mean - 50) ** 2 / np.sqrt(20 + (l_mean - 50) ** 2)
-    s_c = 1 + 0.045 * c_mean
-    s_h = 1 + 0.015 * c_mean * t
-    r_t = -np.sin(np.radians(2 * d_theta)) * r_c
-    return np.sqrt((d_l / s_l) ** 2 + (d_c / s_c) ** 2 + (d_h / s_h) ** 2
-                   + r_t * (d_c / s_c) * (d_h / s_h))
-
-
-# --------------------------------------------------------------------------- masking
-
-
-def _working_rgb(image: ProductImage) -> np.ndarray:
-    """The photo as an ``HxWx3`` uint8 array, longest side at most ``WORK_SIDE``."""
-    width, height = image.size
-    scale = min(1.0, WORK_SIDE / max(width, height))
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = image.image if size == (width, height) else image.image.resize(
-        size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(small, dtype=np.uint8)
-
-
-def _centre_region(shape: tuple[int, int]) -> np.ndarray:
-    """The central ``CENTRE_REGION`` of the frame: where a product is when masking fails."""
-    height, width = shape
-    mask = np.zeros(shape, dtype=bool)
-    margin_y = int(height * (1 - CENTRE_REGION) / 2)
-    margin_x = int(width * (1 - CENTRE_REGION) / 2)
-    mask[margin_y:height - margin_y, margin_x:width - margin_x] = True
-    return mask
-
-
-def _border_ring(shape: tuple[int, int]) -> np.ndarray:
-    height, width = shape
-    band = max(1, round(min(height, width) * BORDER_FRACTION))
-    ring = np.ones(shape, dtype=bool)
-    ring[band:height - band, band:width - band] = False
-    return ring
-
-
-def _background_seeds(border_lab: np.ndarray) -> np.ndarray:
-    """Colours that cover at least ``BG_SEED_SHARE`` of the border ring (``Kx3`` Lab).
-
-    Binning by 2*BG_DELTA_E_MAX-wide Lab cells is a cheap, deterministic stand-in for clustering
-    the ring: a studio sweep or a wall falls into one or two cells, clutter into many.
-    """
-    cells = np.floor(border_lab / (2 * BG_DELTA_E_MAX)).astype(np.int32)
-    _, inverse, counts = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
-    big = np.flatnonzero(counts >= BG_SEED_SHARE * len(border_lab))
-    return np.array([border_lab[inverse == k].mean(axis=0) for k in big]).reshape(-1, 3)
-
-
-def _flood_background(distance: np.ndarray, threshold: float) -> np.ndarray:
-    """Pixels within ``threshold`` of a background seed that connect to the border.
-
-    The candidates are opened first so the flood cannot leak into a pale product through a
-    one-pixel gap in its outline; the background is then grown back within the candidates.
-    """
-    candidate = (distance < threshold).astype(np.uint8)
-    kernel = np.ones((3, 3), np.uint8)
-    opened = cv2.morphologyEx(candidate, cv2.MORPH_OPEN, kernel)
-    _, labels = cv2.connectedComponents(opened, connectivity=4)
-    ring = _border_ring(candidate.shape)
-    touching = np.unique(labels[ring & (opened == 1)])
-    reached = (np.isin(labels, touching) & (opened == 1)).astype(np.uint8)
-    return (cv2.dilate(reached, kernel) & candidate).astype(bool)
-
-
-def _grabcut_product(rgb: np.ndarray) -> np.ndarray:
-    """GrabCut from a rectangle inset from the border, for photos with a cluttered scene."""
-    height, width = rgb.shape[:2]
-    inset_x = max(1, round(width * GRABCUT_INSET))
-    inset_y = max(1, round(height * GRABCUT_INSET))
-    rect = (inset_x, inset_y, width - 2 * inset_x, height - 2 * inset_y)
-    labels = np.zeros((height, width), np.uint8)
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.setRNGSeed(_SEED)  # GrabCut seeds its colour models from OpenCV's RNG: repeatable masks
-    cv2.grabCut(np.ascontiguousarray(rgb[:, :, ::-1]), labels, rect, bgd, fgd, 3,
-                cv2.GC_INIT_WITH_RECT)
-    return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
-
-
-def _mask_from(rgb: np.ndarray, lab: np.ndarray, opaque: np.ndarray | None) -> np.ndarray:
-    """``product_mask`` on an already downscaled photo (``rgb``, its ``lab``, full-size alpha)."""
-    height, width = rgb.shape[:2]
-    if opaque is not None:
-        mask = np.asarray(Image.fromarray(opaque.astype(np.uint8) * 255).resize(
-            (width, height), Image.Resampling.NEAREST)) >= 128
-    else:
-        ring = _border_ring((height, width))
-        seeds = _background_seeds(lab[ring])
-        distance = (np.min(np.linalg.norm(lab[:, :, None] - seeds, axis=-1), axis=-1)
-                    if len(seeds) else np.full((height, width), np.inf))
-        threshold = BG_DELTA_E_MIN + BG_SPREAD_GAIN * float(np.median(distance[ring]))
-        if threshold <= BG_DELTA_E_MAX and (distance[ring] < threshold).mean() >= UNIFORM_BORDER:
-            mask = ~_flood_background(distance, threshold)
-            # Drop the anti-aliased rim, a blend of product and background colour.
-            eroded = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-            mask = eroded if eroded.mean() >= MIN_PRODUCT_SHARE else mask
-        elif min(height, width) >= 16:
-            mask = _grabcut_product(rgb)
-        else:  # too few pixels for GrabCut's colour models
-            mask = _centre_region((height, width))
-    if mask.mean() < MIN_PRODUCT_SHARE:
-        return _centre_region((height, width))
-    return mask
-
-
-def product_mask(image: ProductImage) -> np.ndarray:
-    """Which pixels show the product: a bool ``HxW`` array at the working resolution.
-
-    The working resolution has its longest side at most ``WORK_SIDE`` (never upscaled).
-    Transparent pixels are background when the photo has alpha; otherwise background is
-    grown from the border when the border is mostly one or two colours (studio shots), and
-    GrabCut is used when it is not (shop or lifestyle photos). A mask under
-    ``MIN_PRODUCT_SHARE`` of the frame falls back to the central region.
-    """
-    return working_view(image)[2]
-
-
-def working_view(image: ProductImage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The photo at the working resolution as (RGB uint8, CIELAB, product mask).
-
-    Computed once per photo and kept on it: detection, colours and quality all need it.
-    """
-    if "working_view" not in image.derived:
-        rgb = _working_rgb(image)
-        lab = srgb_to_lab(rgb)
-        image.derived["working_view"] = (rgb, lab, _mask_from(rgb, lab, image.opaque))
-    return image.derived["working_view"]
 
 
 # --------------------------------------------------------------------------- clustering
@@ -495,8 +276,8 @@ def colour_head() -> dict | None:
 
 def prepare_head(head: dict) -> dict:
     """The head with what inference needs built once: its classifier compiled
-    (``tagger.trees``: ~3 ms instead of ~30 ms a product) and its tuned image head, if it has
-    one, as a torch module."""
+    (``tagger.trees``: scikit-learn's per-call overhead would dominate on one product) and
+    its tuned image head, if it has one, as a torch module."""
     from tagger.trees import compiled
 
     prepared = {**head, "fast_model": compiled(head["model"])}

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tagger.colours import product_mask
 from listingsmith.core.io import ProductImage
 from listingsmith.core.types import Detections, TextSpan
+from tagger.segment import product_mask
 
 
 def product_regions(images: list[ProductImage]) -> list[Detections]:

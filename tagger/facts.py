@@ -33,170 +33,23 @@ factor lives in ``vocab/units.json``; this module holds only the regex structure
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import lru_cache
-from typing import Any
 
 from listingsmith.core.types import Fact, TextSpan, entity_units
-from listingsmith.core.units import units_vocab
+from listingsmith.core.units import Unit, units, units_vocab
+from tagger.fact_patterns import Patterns, compiled_patterns, fold, squash
 
 __all__ = ["MIN_CONFIDENCE", "best_fact", "extract_brand", "parse_facts", "parse_value",
-           "predict_entity"]
+           "predict_entity", "seller_facts"]
 
 
-def _vocab() -> dict[str, Any]:
-    """The word lists and confidence factors of ``vocab/units.json``."""
-    return units_vocab()
-
-
-MIN_CONFIDENCE: float = float(_vocab()["confidence"]["min_confidence"])
+MIN_CONFIDENCE: float = float(units_vocab()["confidence"]["min_confidence"])
 """Facts below this are kept (with their provenance) but never chosen as the answer."""
 
-_LETTER_BEFORE = r"(?<![^\W\d_])"
-_LETTER_AFTER = r"(?![^\W\d_])"
-_SPACE = r"\s{0,3}"
 _MAX_INTEGER_DIGITS = 6
-_NUMBER = (r"(?:[1-9][0-9]{0,2}(?:,[0-9]{3})+(?:\.[0-9]+)?"
-           r"|[0-9](?:[0-9]|o|[il](?=[0-9o])|(?<=[0-9])s(?=[0-9]))*(?:[.,][0-9][0-9o]*)?)")
-"""Thousands-grouped, or plain with a decimal part; o/i/l/s are OCR-confused digits (see docstring)."""
 _THOUSANDS = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3})+(?:\.[0-9]+)?")
 _OCR_DIGITS = str.maketrans({"o": "0", "i": "1", "l": "1", "s": "5"})
-_NUMBER_START = (
-    r"(?:(?<![^\W_])|(?<=[0-9][x×])|(?<=(?<![^\W_])e))"  # not inside a word, but 2x500g, e750ml
-    r"(?<![0-9][.,])(?<![0-9]/)(?<![^\W\d_]-)")          # nor a number's tail, nor ST-12V
-
-
-def _fold(text: str) -> str:
-    """Lower-cased, NFKC-normalised copy of ``text``, char for char, so offsets index the original."""
-    return "".join(_fold_char(char) for char in text)
-
-
-@lru_cache(maxsize=4096)
-def _fold_char(char: str) -> str:
-    normal = unicodedata.normalize("NFKC", char)
-    if len(normal) != 1:
-        normal = char
-    lower = normal.lower()
-    return lower if len(lower) == 1 else normal
-
-
-def _phrases(phrases: Iterable[str]) -> str:
-    """Whole-word alternation of ``phrases``; their words may be joined by spaces, dots or hyphens."""
-    parts = []
-    for phrase in sorted(set(phrases), key=len, reverse=True):
-        words = [word for word in re.split(r"[\s.\-]+", _fold(phrase)) if word]
-        parts.append(r"[\s.\-]{0,3}".join(re.escape(word) for word in words))
-    return _LETTER_BEFORE + "(?:" + "|".join(parts) + ")" + _LETTER_AFTER
-
-
-def _squash(alias: str) -> str:
-    """Lookup key of a unit alias as matched: folded, without spaces and dots ("fl. oz" -> "floz")."""
-    return re.sub(r"[\s.]+", "", _fold(alias))
-
-
-@dataclass(frozen=True)
-class _Unit:
-    name: str
-    dimension: str
-    factor: float
-    metric: bool
-    entities: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _Patterns:
-    """Everything compiled from the vocabulary, built once."""
-
-    reading: re.Pattern
-    units: dict[str, _Unit]
-    entity_cues: dict[str, re.Pattern]
-    net_cue: re.Pattern
-    estimated_signs: frozenset[str]
-    dimension_labels: dict[str, str]
-    label_at_end: re.Pattern
-    dimension_header: re.Pattern
-    trailing_length: dict[str, re.Pattern]
-    equivalent_before: re.Pattern
-    equivalent_after: re.Pattern
-    skip_prefix: re.Pattern
-    nutrition_table: re.Pattern
-    ingredient_word: re.Pattern
-    ingredient_before: re.Pattern
-    brand_reject: re.Pattern
-
-
-@lru_cache(maxsize=1)
-def _patterns() -> _Patterns:
-    vocab = _vocab()
-    cues = vocab["cues"]
-    distractors = vocab["distractors"]
-    schema = entity_units()
-
-    units: dict[str, _Unit] = {}
-    unit_parts, length_parts = [], []
-    clear_end = {_fold(alias) for alias in vocab["aliases_needing_clear_end"]}
-    clear_end_lookahead = rf"(?=\s{{0,3}}(?:$|[^\w\s]|[x×]{_LETTER_AFTER}))"
-    for name, spec in vocab["units"].items():
-        unit = _Unit(name, spec["dimension"], float(spec["factor"]), bool(spec["metric"]),
-                     tuple(entity for entity, allowed in schema.items() if name in allowed))
-        for alias in spec["aliases"]:
-            units[_squash(alias)] = unit
-            words = [word for word in re.split(r"[\s.]+", _fold(alias)) if word]
-            pattern = r"[.\s]{0,3}".join(re.escape(word) for word in words)
-            if _fold(alias) in clear_end:
-                pattern += clear_end_lookahead
-            unit_parts.append((len(alias), pattern))
-            if unit.dimension == "length":
-                length_parts.append((len(alias), pattern))
-    unit_alt = "(?:" + "|".join(p for _, p in sorted(unit_parts, reverse=True)) + r")(?![^\W_])"
-    length_alt = "(?:" + "|".join(p for _, p in sorted(length_parts, reverse=True)) + r")(?![^\W_])"
-
-    labels = {_fold(k): v for k, v in cues["dimension_labels"].items()}
-    label = "[" + "".join(re.escape(k) for k in labels) + "](?![a-wyz])"
-    separators = "|".join(re.escape(_fold(s)) for s in sorted(vocab["range_separators"], key=len,
-                                                               reverse=True))
-    by = rf"{_SPACE}[x×*]{_SPACE}"
-
-    def dimension(i: int) -> str:
-        # "L x W x H: 40 x 30 x 20 cm": the H belongs to the header, not to the first number
-        not_header = r"(?<![x×*])(?<![x×*]\s)" if i == 1 else ""
-        return (rf"(?:{not_header}(?P<p{i}>{label}){_SPACE}[:=]?{_SPACE})?(?P<d{i}>{_NUMBER}){_SPACE}"
-                rf"(?:(?P<u{i}>{length_alt}){_SPACE})?(?P<l{i}>{label})?")
-
-    dims = (rf"{dimension(1)}{by}{dimension(2)}(?:{by}{dimension(3)})?{_SPACE}(?P<du>{length_alt})")
-    single = (rf"(?:(?P<lo>{_NUMBER})(?:{_SPACE}(?P<lo_unit>{unit_alt}))?{_SPACE}"
-              rf"(?P<sep>{separators}){_SPACE})?(?P<num>{_NUMBER}){_SPACE}(?P<unit>{unit_alt})")
-    reading = re.compile(rf"{_NUMBER_START}(?:{dims}|{single})")
-
-    entity_cues = {entity: re.compile(_phrases(words + (cues["net"]["words"]
-                                                        if entity in cues["net"]["entities"] else [])))
-                   for entity, words in cues["entity"].items()}
-    skip = distractors["skip_prefixes"]
-    price = r"(?<![0-9])(?<![0-9]\s)" + _phrases(skip["price"])  # "4,99 € 500 g": € ends 4,99
-    others = _phrases(skip["identifier"] + skip["per_basis"])
-    ingredient = _phrases(distractors["ingredient_words"])
-    brand = vocab["brand"]
-    return _Patterns(
-        reading=reading,
-        units=units,
-        entity_cues=entity_cues,
-        net_cue=re.compile(_phrases(cues["net"]["words"])),
-        estimated_signs=frozenset(_fold(s) for s in cues["estimated_sign"]),
-        dimension_labels=labels,
-        label_at_end=re.compile(rf"{_LETTER_BEFORE}({label})[\s:=.]*$"),
-        dimension_header=re.compile(rf"{_LETTER_BEFORE}({label}){by}({label})(?:{by}({label}))?"),
-        trailing_length={entity: re.compile(r"^\W{0,3}" + _phrases(words))
-                         for entity, words in cues["trailing_length"].items()},
-        equivalent_before=re.compile(_phrases(cues["equivalent"]) + r"\W*$"),
-        equivalent_after=re.compile(r"^\W{0,3}" + _phrases(cues["equivalent"])),
-        skip_prefix=re.compile(rf"(?:{price}|{others})\W*$"),
-        nutrition_table=re.compile(_phrases(distractors["nutrition_table"])),
-        ingredient_word=re.compile(ingredient),
-        ingredient_before=re.compile(ingredient + r"\W*$"),
-        brand_reject=re.compile(_phrases(brand["reject_words"])),
-    )
 
 
 # --------------------------------------------------------------------------- reading numbers
@@ -229,7 +82,7 @@ class _Reading:
 
     start: int
     end: int
-    quantities: tuple[tuple[float, _Unit], ...]
+    quantities: tuple[tuple[float, Unit], ...]
     labels: tuple[str | None, ...] = ()
     repaired: bool = False
     ranged: bool = False
@@ -244,7 +97,7 @@ class _Reading:
 
 
 def _readings(folded: str) -> list[_Reading]:
-    patterns = _patterns()
+    patterns = compiled_patterns()
     readings: list[_Reading] = []
     for match in patterns.reading.finditer(folded):
         if match.group("d1") is not None:
@@ -254,7 +107,7 @@ def _readings(folded: str) -> list[_Reading]:
     return readings
 
 
-def _box_reading(match: re.Match, patterns: _Patterns) -> list[_Reading]:
+def _box_reading(match: re.Match, patterns: Patterns) -> list[_Reading]:
     """``30 x 20 x 10 cm``: one reading with a length per number, labelled where the pack says so."""
     numbers, quantities, labels = [], [], []
     for i in (1, 2, 3):
@@ -263,7 +116,7 @@ def _box_reading(match: re.Match, patterns: _Patterns) -> list[_Reading]:
         number = _number(match.group(f"d{i}"))
         if number is None:
             return []
-        unit = patterns.units[_squash(match.group(f"u{i}") or match.group("du"))]
+        unit = patterns.units[squash(match.group(f"u{i}") or match.group("du"))]
         label = match.group(f"p{i}") or match.group(f"l{i}")
         numbers.append(number)
         quantities.append((number.value, unit))
@@ -272,18 +125,18 @@ def _box_reading(match: re.Match, patterns: _Patterns) -> list[_Reading]:
                      repaired=any(n.repaired for n in numbers))]
 
 
-def _single_readings(match: re.Match, patterns: _Patterns) -> list[_Reading]:
+def _single_readings(match: re.Match, patterns: Patterns) -> list[_Reading]:
     """A number with a unit, or a range/fraction ending in one; a two-unit pair is two readings."""
     number = _number(match.group("num"))
     if number is None:
         return []
-    unit = patterns.units[_squash(match.group("unit"))]
+    unit = patterns.units[squash(match.group("unit"))]
     whole = _Reading(match.start("num"), match.end(), ((number.value, unit),),
                      repaired=number.repaired)
     if match.group("lo") is None:
         return [whole]
     low = _number(match.group("lo"))
-    low_unit = patterns.units[_squash(match.group("lo_unit"))] if match.group("lo_unit") else None
+    low_unit = patterns.units[squash(match.group("lo_unit"))] if match.group("lo_unit") else None
     if low is None:
         return [whole]
     if low_unit is not None and low_unit != unit:  # "120 ml / 4 fl oz": two equivalent readings
@@ -308,7 +161,7 @@ def _has_word(text: str) -> bool:
     return re.search(r"[^\W_]", text) is not None
 
 
-def _nearest_cue(text: str, entities: Iterable[str], patterns: _Patterns) -> str | None:
+def _nearest_cue(text: str, entities: Iterable[str], patterns: Patterns) -> str | None:
     """The entity whose cue ends last in ``text``; on a tie the longer cue wins ("max weight")."""
     best: tuple[int, int, str] | None = None
     for entity in entities:
@@ -319,13 +172,13 @@ def _nearest_cue(text: str, entities: Iterable[str], patterns: _Patterns) -> str
     return best[2] if best else None
 
 
-def _is_estimated_sign(cue_gap: str, patterns: _Patterns) -> bool:
+def _is_estimated_sign(cue_gap: str, patterns: Patterns) -> bool:
     """Whether only the ℮ sign stands before the number ("e 750ml"), so "Vitamin E 268 mg" is not."""
     return re.sub(r"[\s:.()\[\]-]+", "", cue_gap) in patterns.estimated_signs
 
 
 def _single_entity(reading: _Reading, cue_gap: str, after: str,
-                   patterns: _Patterns) -> tuple[str | None, bool]:
+                   patterns: Patterns) -> tuple[str | None, bool]:
     """(entity, whether a cue named it) for a one-number reading; None: no entity can be told."""
     unit = reading.quantities[0][1]
     if reading.dimension == "length":
@@ -339,13 +192,13 @@ def _single_entity(reading: _Reading, cue_gap: str, after: str,
     cued = _nearest_cue(cue_gap, unit.entities, patterns)
     if cued:
         return cued, True
-    default = _vocab()["default_entity"].get(reading.dimension)
-    net_entity = default in _vocab()["cues"]["net"]["entities"]
+    default = units_vocab()["default_entity"].get(reading.dimension)
+    net_entity = default in units_vocab()["cues"]["net"]["entities"]
     return default, net_entity and _is_estimated_sign(cue_gap, patterns)
 
 
 def _box_entities(reading: _Reading, cue_gap: str, after: str,
-                  patterns: _Patterns) -> tuple[tuple[str, ...], bool]:
+                  patterns: Patterns) -> tuple[tuple[str, ...], bool]:
     """Entities of a ``30 x 20 x 10 cm`` reading, in order: labels, else a header, else W x D x H."""
     if all(reading.labels):
         return tuple(label for label in reading.labels if label), True
@@ -360,15 +213,15 @@ def _box_entities(reading: _Reading, cue_gap: str, after: str,
 
 
 def _nutrition_factor(reading: _Reading, cue_gap: str, line_is_table: bool,
-                      line_names_ingredient: bool, patterns: _Patterns) -> float | None:
+                      line_names_ingredient: bool, patterns: Patterns) -> float | None:
     """Confidence factor for an uncued mass or volume by the nutrition rules; None: skip it."""
     if reading.dimension not in ("mass", "volume"):
         return 1.0
     if line_is_table:
         return None
-    factors = _vocab()["confidence"]
+    factors = units_vocab()["confidence"]
     factor = 1.0
-    if any(unit.name in _vocab()["dose_units"] for _, unit in reading.quantities):
+    if any(unit.name in units_vocab()["dose_units"] for _, unit in reading.quantities):
         if line_names_ingredient:
             return None
         factor *= factors["dose_unit"]
@@ -379,7 +232,7 @@ def _nutrition_factor(reading: _Reading, cue_gap: str, line_is_table: bool,
 
 
 def _reading_facts(reading: _Reading, cue_gap: str, after: str, span: TextSpan,
-                   line: str, patterns: _Patterns) -> list[Fact]:
+                   line: str, patterns: Patterns) -> list[Fact]:
     """Facts of one reading, given the words before it (``cue_gap``) and after it on its line."""
     raw_text = span.text[reading.start:reading.end]
     if patterns.skip_prefix.search(cue_gap):
@@ -391,10 +244,10 @@ def _reading_facts(reading: _Reading, cue_gap: str, after: str, span: TextSpan,
         if entity is None:
             return []
         entities = (entity,)
-    factors = _vocab()["confidence"]
+    factors = units_vocab()["confidence"]
     factor = factors["cued"] if cued else factors["plain"]
     if not cued:
-        if re.sub(r"\s+", "", raw_text) in _vocab()["distractors"]["case_sensitive_tokens"]:
+        if re.sub(r"\s+", "", raw_text) in units_vocab()["distractors"]["case_sensitive_tokens"]:
             return []
         nutrition = _nutrition_factor(reading, cue_gap, bool(patterns.nutrition_table.search(line)),
                                       bool(patterns.ingredient_word.search(line)), patterns)
@@ -413,19 +266,19 @@ def _reading_facts(reading: _Reading, cue_gap: str, after: str, span: TextSpan,
             for entity, (value, unit) in zip(entities, reading.quantities)]
 
 
-def _prefer_metric(facts: list[Fact], patterns: _Patterns) -> list[Fact]:
+def _prefer_metric(facts: list[Fact]) -> list[Fact]:
     """Lower imperial facts of an entity that the same line also gives in metric units."""
-    metric_units = {unit.name for unit in patterns.units.values() if unit.metric}
+    metric_units = {unit.name for unit in units().values() if unit.metric}
     with_metric = {fact.entity for fact in facts if fact.unit in metric_units}
-    penalty = _vocab()["confidence"]["imperial_beside_metric"]
+    penalty = units_vocab()["confidence"]["imperial_beside_metric"]
     return [replace(f, confidence=round(f.confidence * penalty, 4))
             if f.entity in with_metric and f.unit not in metric_units else f
             for f in facts]
 
 
-def _span_facts(span: TextSpan, patterns: _Patterns) -> list[Fact]:
+def _span_facts(span: TextSpan, patterns: Patterns) -> list[Fact]:
     """Facts of one line; each reading is judged by the words since the previous reading."""
-    line = _fold(span.text)
+    line = fold(span.text)
     readings = _readings(line)
     facts: list[Fact] = []
     cue_gap = ""
@@ -437,7 +290,7 @@ def _span_facts(span: TextSpan, patterns: _Patterns) -> list[Fact]:
         after_end = readings[index + 1].start if index + 1 < len(readings) else len(line)
         facts.extend(_reading_facts(reading, cue_gap, line[reading.end:after_end], span, line,
                                     patterns))
-    return _prefer_metric(facts, patterns)
+    return _prefer_metric(facts)
 
 
 def parse_facts(spans: list[TextSpan]) -> list[Fact]:
@@ -446,7 +299,7 @@ def parse_facts(spans: list[TextSpan]) -> list[Fact]:
     Each keeps the matched substring as ``raw_text`` and its line as ``span``; see the module
     docstring for the rules. Never raises on any line text.
     """
-    patterns = _patterns()
+    patterns = compiled_patterns()
     return [fact for span in spans for fact in _span_facts(span, patterns)]
 
 
@@ -457,12 +310,12 @@ def _box_height(fact: Fact) -> float:
     return fact.span.height if fact.span is not None else 0.0
 
 
-def _has_net_cue(fact: Fact, patterns: _Patterns) -> bool:
+def _has_net_cue(fact: Fact, patterns: Patterns) -> bool:
     """Whether the fact's line says "net" or starts with the ℮ sign (then every quantity on
     it is the net quantity, and confidence picks the metric one)."""
     if fact.span is None:
         return False
-    line = _fold(fact.span.text)
+    line = fold(fact.span.text)
     first_token = line.split(maxsplit=1)[0] if line.split() else ""
     return bool(patterns.net_cue.search(line)) or _is_estimated_sign(first_token, patterns)
 
@@ -470,8 +323,8 @@ def _has_net_cue(fact: Fact, patterns: _Patterns) -> bool:
 def best_fact(facts: list[Fact], entity: str, min_confidence: float = MIN_CONFIDENCE) -> Fact | None:
     """The single answer for ``entity``: a net-cued fact first (weight/volume), then the most
     confident, then the larger text (more prominent on the pack), then the earlier one."""
-    patterns = _patterns()
-    prefer_net = entity in _vocab()["cues"]["net"]["entities"]
+    patterns = compiled_patterns()
+    prefer_net = entity in units_vocab()["cues"]["net"]["entities"]
     ranked = [((prefer_net and _has_net_cue(fact, patterns), fact.confidence, _box_height(fact),
                 -index), fact)
               for index, fact in enumerate(facts)
@@ -496,12 +349,12 @@ def _known_brand_fact(spans: list[TextSpan], known_brands: Iterable[str]) -> Fac
     (``Aria`` for ``Arla``, ``SOLMO`` for ``Solimo``): matched at lower confidence.
     """
     brands = [brand.strip() for brand in known_brands if brand and brand.strip()]
-    patterns = {brand: re.compile(r"(?<![^\W_])" + r"\s+".join(map(re.escape, _fold(brand).split()))
+    patterns = {brand: re.compile(r"(?<![^\W_])" + r"\s+".join(map(re.escape, fold(brand).split()))
                                   + r"(?![^\W_])") for brand in brands}
-    confidence = _vocab()["confidence"]
+    confidence = units_vocab()["confidence"]
     hits = [((span.height, len(brand), -index), brand, span.text, span)
             for index, span in enumerate(spans)
-            for brand in brands if patterns[brand].search(_fold(span.text))]
+            for brand in brands if patterns[brand].search(fold(span.text))]
     factor, why = "known_brand", "matches a known brand"
     if not hits:
         hits = _brand_variant_hits(spans, brands)
@@ -517,12 +370,12 @@ def _known_brand_fact(spans: list[TextSpan], known_brands: Iterable[str]) -> Fac
 def _brand_variant_hits(spans: list[TextSpan], brands: list[str]) -> list[tuple]:
     """Runs of up to three consecutive words (across lines of one photo) that spell a brand
     with at most one OCR slip, or one word that repeats a brand of five or more letters."""
-    min_letters = _vocab()["brand"]["min_fuzzy_letters"]
+    min_letters = units_vocab()["brand"]["min_fuzzy_letters"]
     words = [(word, index) for index, span in enumerate(spans)
-             for word in re.findall(r"[^\W_]+", _fold(span.text))]
+             for word in re.findall(r"[^\W_]+", fold(span.text))]
     hits = []
     for brand in brands:
-        target = "".join(_fold(brand).split())
+        target = "".join(fold(brand).split())
         if sum(char.isalpha() for char in target) < min_letters:
             continue
         for start in range(len(words)):
@@ -556,26 +409,26 @@ def _one_ocr_slip(expected: str, read: str) -> bool:
         diffs = [(a, b) for a, b in zip(expected, read) if a != b]
         if len(diffs) != 1:
             return False
-        return len(expected) >= _vocab()["brand"]["min_any_substitution_letters"] or any(
+        return len(expected) >= units_vocab()["brand"]["min_any_substitution_letters"] or any(
             diffs[0][0] in group and diffs[0][1] in group
-            for group in _vocab()["brand"]["ocr_confusable"])
+            for group in units_vocab()["brand"]["ocr_confusable"])
     if len(read) == len(expected) - 1:
         return any(expected[:i] + expected[i + 1:] == read for i in range(len(expected)))
     return False
 
 
-def _brand_name(span: TextSpan, patterns: _Patterns) -> str | None:
+def _brand_name(span: TextSpan, patterns: Patterns) -> str | None:
     """The line as a brand name if it reads like one: short, mostly letters, no unit, no label text."""
-    rules = _vocab()["brand"]
+    rules = units_vocab()["brand"]
     name = span.text.strip(" \t.,:;!?*|/\\\"'()[]{}-–—_#")
     visible = [char for char in name if not char.isspace()]
     letters = sum(char.isalpha() for char in visible)
-    words = re.findall(r"[^\W\d_]+", _fold(name))
+    words = re.findall(r"[^\W\d_]+", fold(name))
     if letters < 2 or letters < 0.7 * len(visible) or len(name) > rules["max_chars"]:
         return None
-    if len(name.split()) > rules["max_words"] or patterns.brand_reject.search(_fold(name)):
+    if len(name.split()) > rules["max_words"] or patterns.brand_reject.search(fold(name)):
         return None
-    if all(word in rules["generic_words"] for word in words) or _readings(_fold(name)):
+    if all(word in rules["generic_words"] for word in words) or _readings(fold(name)):
         return None
     return name
 
@@ -592,14 +445,14 @@ def extract_brand(spans: list[TextSpan], known_brands: Iterable[str] = ()) -> Fa
     known = _known_brand_fact(spans, known_brands)
     if known is not None:
         return known
-    patterns = _patterns()
+    patterns = compiled_patterns()
     candidates = [(_prominence(span, name), -index, name, span)
                   for index, span in enumerate(spans)
                   if (name := _brand_name(span, patterns)) is not None]
     if not candidates:
         return None
     _, _, name, span = max(candidates, key=lambda candidate: candidate[:2])
-    confidence = _vocab()["confidence"]["prominent_line"] * (0.5 + 0.5 * span.score)
+    confidence = units_vocab()["confidence"]["prominent_line"] * (0.5 + 0.5 * span.score)
     return Fact(entity="brand", value=name, unit=None, raw_text=span.text, source="ocr", span=span,
                 confidence=round(confidence, 4),
                 explanation=f"the most prominent name-like line of {len(candidates)} candidates "
@@ -623,3 +476,17 @@ def parse_value(entity: str, text: str) -> list[Fact]:
     found = [fact for fact in parse_facts([span]) if fact.unit in allowed]
     return [Fact(entity=entity, value=fact.value, unit=fact.unit, raw_text=text.strip(),
                  source="seller") for fact in found[:1]]
+
+
+def seller_facts(seller: dict[str, str]) -> list[Fact]:
+    """Facts a seller typed (``item_weight: "500 g"``, ``brand: "Acme"``), parsed like pack text."""
+    found = []
+    for key, value in seller.items():
+        entity = key.strip().lower().replace(" ", "_")
+        if entity == "brand" and value.strip():
+            found.append(Fact(entity="brand", value=value.strip(), unit=None, raw_text=value,
+                              source="seller"))
+            continue
+        for fact in parse_value(entity, value):
+            found.append(fact)
+    return found

@@ -14,13 +14,12 @@ by ``save_pretrained`` (model and processor).
 from __future__ import annotations
 
 import difflib
-import json
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import torch
 
+from listingsmith.core import vocab
 from listingsmith.core.errors import ValidationError
 from listingsmith.core.io import ProductImage
 from listingsmith.core.registry import ModelSpec, load_once, quiet_transformers, resolve
@@ -31,8 +30,7 @@ PROMPT_SEPARATOR = " . "
 
 @lru_cache(maxsize=1)
 def _part_vocabularies() -> dict[str, tuple[str, ...]]:
-    text = resources.files("prompts").joinpath("parts.json").read_text("utf-8")
-    return {kind: tuple(parts) for kind, parts in json.loads(text).items()
+    return {kind: tuple(parts) for kind, parts in vocab.load("prompts", "parts.json").items()
             if not kind.startswith("_")}
 
 

@@ -2,11 +2,11 @@
 on that taxonomy's photos, with a linear layer over its classes.
 
 The frozen EfficientNet-Lite0 feature tells an apple from a carton, but not a Granny Smith
-from a Golden Delicious; fine-tuning the network's end does (grocery test, image only: 71.3%
-with the frozen feature, 85.4% with the tuned head; ``python -m eval.run --task category``).
-The head starts from the backbone's ``tail_input`` (the 192×7×7 map entering the last block,
-kept in every ``BackboneOutput``), so the pipeline pays ~2 ms a photo for it, not a second
-network. Its weights (~1.1 M parameters, float16) live inside the ``CategoryModel`` bundle;
+from a Golden Delicious; fine-tuning the network's end does (``python -m eval.run --task
+category`` measures by how much). The head starts from the backbone's ``tail_input`` (the
+192×7×7 map entering the last block, kept in every ``BackboneOutput``), so the pipeline pays
+for two layers a photo, not a second network. Its weights (float16) live inside the
+``CategoryModel`` bundle;
 ``tagger.train.image_head`` trains it.
 """
 

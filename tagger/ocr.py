@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from listingsmith.core import vocab
 from listingsmith.core.io import ProductImage
 from listingsmith.core.registry import ModelSpec, load_once, resolve, spec_for
 from listingsmith.core.runtime import RuntimeProfile, runtime_profile
 from listingsmith.core.types import TextSpan
 
-MIN_LINE_SCORE = 0.5
-"""Recogniser confidence below which a line is dropped (rapidocr's own default).
-
-Single-character lines are dropped too: on product photos they are nearly always
-texture or a logo fragment read as a stray glyph."""
+_TUNING = vocab.load("tagger", "vocab/ocr.toml")
+MIN_LINE_SCORE: float = _TUNING["min_line_score"]
+MIN_LINE_CHARS: int = _TUNING["min_line_chars"]
 
 
 class OcrEngine:
@@ -57,7 +56,7 @@ class OcrEngine:
         spans = []
         for quad, text, score in zip(result.boxes, result.txts, result.scores):
             text = text.strip()
-            if len(text) < 2 or score < MIN_LINE_SCORE:
+            if len(text) < MIN_LINE_CHARS or score < MIN_LINE_SCORE:
                 continue
             quad = np.asarray(quad, dtype=float)
             box = (float(quad[:, 0].min()), float(quad[:, 1].min()),

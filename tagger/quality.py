@@ -6,39 +6,30 @@ names the photo and the fix, the measured value and the threshold it crossed.
 
 Thresholds live in ``tagger/vocab/quality.json`` with a one-line reason each. Blur is not
 the plain variance of the Laplacian: on real photos that measures texture as much as focus
-(a sharp white bulb on white scores 22, fashion photos blurred by sigma 1 px still score
-37-84). The edge ratio used instead (|Laplacian| over gradient on edge pixels) is
-contrast-free: 0.66-1.6 on 12 ABO and 20 fashion photos, 0.21-0.41 after a sigma 1.5 px blur.
+(a sharp white bulb on white scores low, blurred fashion photos with busy prints score
+high). The edge ratio used instead (|Laplacian| over gradient on edge pixels) is
+contrast-free, and falls clearly for blurred photos whatever their content.
 """
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
-from importlib import resources
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from tagger.colours import working_view
-from tagger.detect import product_regions
+from listingsmith.core import vocab
 from listingsmith.core.io import ProductImage
 from listingsmith.core.types import Detections, QualityWarning
-
-BORDER_FRACTION = 0.03
-"""Width of the border ring (fraction of the shorter side) sampled for the background colour."""
-
-MIN_BACKGROUND_SHARE = 0.05
-"""Below this share of the border ring outside the product mask, the whole ring stands for
-the background (the product fills the frame)."""
+from tagger.detect import product_regions
+from tagger.segment import border_ring, working_view
 
 
 @lru_cache(maxsize=1)
 def thresholds() -> dict[str, float]:
     """The ``value`` of every entry in ``vocab/quality.json``, by name."""
-    text = resources.files("tagger").joinpath("vocab/quality.json").read_text("utf-8")
-    return {name: entry["value"] for name, entry in json.loads(text).items()
+    return {name: entry["value"] for name, entry in vocab.load("tagger", "vocab/quality.json").items()
             if not name.startswith("_")}
 
 
@@ -172,12 +163,9 @@ def _product_extent(detections: Detections | None, width: int, height: int) -> t
 def _background_rgb(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Median colour of the border ring outside the product (the whole ring if the product
     covers nearly all of it, as with a tightly cropped garment)."""
-    height, width = mask.shape
-    band = max(1, round(min(height, width) * BORDER_FRACTION))
-    ring = np.ones(mask.shape, dtype=bool)
-    ring[band:height - band, band:width - band] = False
+    ring = border_ring(mask.shape)
     outside = ring & ~mask
-    chosen = outside if outside.sum() >= MIN_BACKGROUND_SHARE * ring.sum() else ring
+    chosen = outside if outside.sum() >= thresholds()["min_background_share"] * ring.sum() else ring
     return np.median(rgb[chosen].astype(np.float64), axis=0)
 
 

@@ -12,20 +12,19 @@ cosine, calibrated on validation pairs so 0.5 means "as likely as not".
 
 from __future__ import annotations
 
-import json
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from tagger.aligner import AlignedImageText
+from listingsmith.core import vocab
 from listingsmith.core.errors import ValidationError
-from tagger.image_text import ImageTextModel, normalise
 from listingsmith.core.registry import cached_array, pinned_key
 from listingsmith.core.types import Tag
+from tagger.aligner import AlignedImageText
+from tagger.image_text import ImageTextModel, normalise
 
 CUSTOM_GROUP = "custom"
 THRESHOLDS_FILE = "tag_thresholds.json"
@@ -85,10 +84,9 @@ class TagVocabulary:
         raise KeyError(f"no tag group {name!r}; groups: {[g.name for g in self.groups]}")
 
 
-@lru_cache(maxsize=1)
 def prompt_templates() -> dict:
     """``[templates]`` and ``[training]`` of ``prompts/tag_prompts.toml``."""
-    return tomllib.loads(resources.files("prompts").joinpath("tag_prompts.toml").read_text("utf-8"))
+    return vocab.load("prompts", "tag_prompts.toml")
 
 
 def load_vocabulary(path: str | Path | None = None) -> TagVocabulary:
@@ -121,11 +119,8 @@ def load_vocabulary(path: str | Path | None = None) -> TagVocabulary:
 
 @lru_cache(maxsize=1)
 def _builtin_vocabulary() -> TagVocabulary:
-    vocab = resources.files("tagger").joinpath("vocab")
-    table = tomllib.loads(vocab.joinpath("tags.toml").read_text("utf-8"))
-    thresholds = vocab.joinpath(THRESHOLDS_FILE)
-    calibration = (Calibration(**json.loads(thresholds.read_text("utf-8"))["calibration"])
-                   if thresholds.is_file() else Calibration())
+    table = vocab.load("tagger", "vocab/tags.toml")
+    calibration = Calibration(**vocab.load("tagger", f"vocab/{THRESHOLDS_FILE}")["calibration"])
     return _from_table(table, source="builtin:tagger/vocab/tags.toml", calibration=calibration)
 
 

@@ -1,9 +1,9 @@
 """A fitted gradient-boosting classifier evaluated for all of its trees at once.
 
 scikit-learn's ``HistGradientBoostingClassifier.predict_proba`` walks its trees one Python
-call at a time: the colour head's 100 iterations × 41 classes cost ~30 ms for one product,
-most of the colour stage. Here the trees are padded into arrays once and every tree takes
-its next step together, so one prediction is a few dozen numpy operations (about 1 ms).
+call at a time: for the colour head's many iterations × classes that overhead dominates the
+colour stage. Here the trees are padded into arrays once and every tree takes its next step
+together, so one prediction is a few dozen numpy operations.
 The result equals scikit-learn's to float precision (``tests/test_trees.py``).
 """
 

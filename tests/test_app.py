@@ -35,10 +35,10 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture(scope="module")
 def server():
-    import app
+    from listingsmith import ui
 
     port = free_port()
-    running = app.launch(port, block=False)
+    running = ui.launch(port, block=False)
     yield f"http://127.0.0.1:{port}"
     running.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from listingsmith.pipeline import Pipeline
 from listingsmith.service import ListingService
 from tests.conftest import free_port
 
@@ -14,12 +15,12 @@ SMALL_LIMIT_MB = 0.01
 
 @pytest.fixture
 def server(monkeypatch):
-    import app
+    from listingsmith import ui
 
     monkeypatch.setenv("LISTINGSMITH_MAX_UPLOAD_MB", str(SMALL_LIMIT_MB))
     port = free_port()
-    running = app.launch(port, service=ListingService(tagger=object(), describer=object()),
-                         warm_up=False, block=False)
+    running = ui.launch(port, service=ListingService(Pipeline(tagger=object(), describer=object())),
+                        warm_up=False, block=False)
     yield f"http://127.0.0.1:{port}"
     running.close()
 
@@ -45,12 +46,12 @@ def test_upload_over_the_limit_is_refused_and_the_app_keeps_serving(server):
 
 
 def test_upload_cap_defaults_to_25_mb(monkeypatch):
-    import app
+    from listingsmith import ui
 
     monkeypatch.delenv("LISTINGSMITH_MAX_UPLOAD_MB", raising=False)
     port = free_port()
-    running = app.launch(port, service=ListingService(tagger=object(), describer=object()),
-                         warm_up=False, block=False)
+    running = ui.launch(port, service=ListingService(Pipeline(tagger=object(), describer=object())),
+                        warm_up=False, block=False)
     try:
         assert running.max_file_size == 25 * 2**20
     finally:

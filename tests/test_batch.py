@@ -18,16 +18,20 @@ import pytest
 from PIL import Image
 
 from describer.export import FLAT_COLUMNS, write_catalogue
-from listingsmith.batch import (BatchJob, BatchSettings, ListingProcessor, near_duplicates,
-                                read_products, run_batch, side_file, similar)
+from listingsmith.batch import BatchJob, run_batch
+from listingsmith.batch_index import near_duplicates, similar
+from listingsmith.batch_input import read_products
+from listingsmith.batch_state import side_file
+from listingsmith.batch_worker import ListingProcessor
 from listingsmith.cli import main
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.types import Listing
+from listingsmith.pipeline import Pipeline, PipelineSettings
 from tests.conftest import SOLIMO_FRONT, YOGA_BAG
 
 ABO = Path(__file__).resolve().parents[2] / "shared" / "data" / "fixtures" / "abo"
 ABO_IDS = ["B074M5HPBD", "B0799CK52K", "B07GTFSCHB"]
-TEMPLATE = BatchSettings(generator="template")
+TEMPLATE = PipelineSettings(generator="template")
 
 
 @pytest.fixture(scope="module")
@@ -294,9 +298,10 @@ def test_other_settings_are_refused_until_restart(tmp_path, capsys, processor):
                      "with tone 'neutral' (now 'premium'); pass --restart to start over or "
                      "choose another --out")
 
-    premium = BatchSettings(generator="template", tone="premium")
+    premium = PipelineSettings(generator="template", tone="premium")
+    shared = Pipeline(premium, tagger=processor.pipeline.tagger)
     summary = run_batch(BatchJob(input=tmp_path / "in", out=out, settings=premium, restart=True),
-                        processor=ListingProcessor(premium, tagger=processor.tagger))
+                        processor=ListingProcessor(premium, pipeline=shared))
     assert summary.processed == 1
     assert read_jsonl(out)[0]["tone"] == "premium"
 
@@ -315,7 +320,7 @@ def test_the_same_photo_twice_is_a_duplicate_pair_and_similar_finds_it(tmp_path,
     with open(side_file(out, "duplicates"), newline="", encoding="utf-8") as handle:
         assert list(csv.reader(handle)) == [["id_a", "id_b", "similarity"],
                                             ["solimo-again", "solimo", "1.0000"]]
-    found = similar([catalogue / "solimo.jpg"], out, top_k=3, tagger=processor.tagger)
+    found = similar([catalogue / "solimo.jpg"], out, top_k=3, tagger=processor.pipeline.tagger)
     assert {f.id for f in found[:2]} == {"solimo", "solimo-again"} and found[2].id == "bag"
     assert found[0].similarity == pytest.approx(1.0, abs=1e-3) and found[2].similarity < 0.9
 
@@ -341,20 +346,20 @@ def test_the_product_embedding_reuses_the_backbone_pass_of_the_analysis(processo
                                                                         monkeypatch):
     from listingsmith.core.io import load_image
 
+    tagger = processor.pipeline.tagger
     calls = []
-    forward = type(processor.tagger.backbone).forward
-    monkeypatch.setattr(type(processor.tagger.backbone), "forward",
+    forward = type(tagger.backbone).forward
+    monkeypatch.setattr(type(tagger.backbone), "forward",
                         lambda self, pixels: calls.append(len(pixels)) or forward(self, pixels))
     images = [load_image(YOGA_BAG)]
-    processor.tagger.analyze(images)
-    embedding = processor.tagger.image_embeddings(images)
-    assert calls == [1] and embedding.shape == (1, processor.tagger.tag_model.dimension)
+    tagger.analyze(images)
+    embedding = tagger.image_embeddings(images)
+    assert calls == [1] and embedding.shape == (1, tagger.tag_model.dimension)
 
 
 def test_app_zip_upload_runs_through_the_batch_engine(tmp_path, processor):
     import zipfile
 
-    from describer.pipeline import Describer
     from listingsmith.batch_upload import run_upload
     from listingsmith.service import ListingService
 
@@ -362,7 +367,7 @@ def test_app_zip_upload_runs_through_the_batch_engine(tmp_path, processor):
     with zipfile.ZipFile(upload, "w") as archive:
         archive.write(small_photo(YOGA_BAG, tmp_path / "bag.jpg"), "bag/front.jpg")
         archive.writestr("broken.jpg", b"not a photo")
-    service = ListingService(tagger=processor.tagger, describer=Describer("template"))
+    service = ListingService(Pipeline(TEMPLATE, tagger=processor.pipeline.tagger))
     progress = []
     out, summary = run_upload(service, upload, lambda done, total: progress.append((done, total)))
     assert summary == "2 products: 1 listings, 1 errors."
@@ -434,8 +439,8 @@ def test_memory_settings_are_checked_before_any_photo_is_read(tmp_path):
     memory = tmp_path / "past.jsonl"
     memory.write_text('{"id": "1", "title": "Mug"}\n')
     with pytest.raises(ListingsmithError, match="no description"):
-        BatchSettings(memory=str(memory)).check()
+        PipelineSettings(memory=str(memory)).check()
     with pytest.raises(ListingsmithError, match="only nearest and retrieve-edit"):
-        BatchSettings(generator="template", memory=str(memory)).check()
+        PipelineSettings(generator="template", memory=str(memory)).check()
     assert "memory" not in TEMPLATE.fingerprint()  # jobs started before --memory still resume
-    assert BatchSettings(memory=str(memory)).fingerprint()["memory"] == str(memory)
+    assert PipelineSettings(memory=str(memory)).fingerprint()["memory"] == str(memory)

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tagger.colours import (MULTI, WORK_SIDE, base_colour, delta_e_2000, dominant_colours,
-                            product_mask, srgb_to_lab, vocabulary)
 from listingsmith.core.io import load_image
 from listingsmith.core.types import ColorSwatch
+from tagger.cielab import delta_e_2000, srgb_to_lab
+from tagger.colours import MULTI, base_colour, dominant_colours, vocabulary
+from tagger.segment import WORK_SIDE, product_mask
 
 RED = (200, 30, 40)
 NAVY = (31, 42, 68)

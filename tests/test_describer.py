@@ -3,10 +3,11 @@ import pytest
 from describer import prompting
 from describer.generate import (CausalGenerator, GenerationOptions, Seq2SeqGenerator,
                                 TextGenerator, seq2seq_input, text_generator, split_lead)
-from describer.pipeline import Describer, clean_description, clean_title
+from describer.generators import ModelGenerator, TemplateGenerator
+from describer.pipeline import Describer, clean_description, clean_title, describer_for
 from describer.retrieval import NearestNeighbourGenerator
 from eval.tasks.reliability import ATTACKS
-from listingsmith.core.errors import TemplateError
+from listingsmith.core.errors import ListingsmithError, TemplateError
 from listingsmith.core.registry import spec_for
 from listingsmith.core.types import Attributes, ColorSwatch, Fact, Tag, TextSpan
 
@@ -45,7 +46,7 @@ def test_strict_undefined_raises_template_error():
 
 def test_unknown_tone_lists_choices():
     with pytest.raises(TemplateError, match="unknown tone 'sarcastic'; choose one of neutral"):
-        Describer("template").describe([solimo_attributes()], tone="sarcastic")
+        Describer(TemplateGenerator()).describe([solimo_attributes()], tone="sarcastic")
 
 
 def test_template_id_is_stable_and_versioned():
@@ -54,7 +55,7 @@ def test_template_id_is_stable_and_versioned():
 
 
 def test_template_describer_uses_attributes_only():
-    listing = Describer("template").describe([solimo_attributes()], tone="premium")[0]
+    listing = Describer(TemplateGenerator()).describe([solimo_attributes()], tone="premium")[0]
     assert listing.title.startswith("Solimo")
     assert "500 g" in listing.title
     assert "Brand: Solimo" in listing.bullets and "Net weight: 500 g" in listing.bullets
@@ -86,7 +87,7 @@ def test_tiny_causal_lm_generates_batched_and_deterministic(tiny_causal_lm):
 
 def test_describer_with_tiny_model_returns_valid_listings(tiny_causal_lm):
     generator = CausalGenerator(spec_for("text-generation", f"local:{tiny_causal_lm}"))
-    listings = Describer(generator).describe([solimo_attributes(), Attributes()], length="short")
+    listings = Describer(ModelGenerator(generator)).describe([solimo_attributes(), Attributes()], length="short")
     assert len(listings) == 2
     for listing in listings:
         assert listing.title.strip() and listing.description.strip()
@@ -100,7 +101,7 @@ class InventingGenerator(NearestNeighbourGenerator):
     def __init__(self, title: str, text: str):
         self.title, self.text = title, text
 
-    def write(self, attributes):
+    def write(self, attributes, products, **options):
         return [self.title] * len(attributes), [self.text] * len(attributes)
 
 
@@ -115,19 +116,19 @@ def test_guard_removes_invented_claims_and_reports_them():
     assert "red" not in listing.description
     assert listing.description == "Solimo vitamin E capsules support healthy skin."
     assert set(listing.removed_claims) == {"750 g", "red"}
-    assert listing.title == Describer("template").describe([attrs])[0].title
+    assert listing.title == Describer(TemplateGenerator()).describe([attrs])[0].title
 
 
 def test_guard_falls_back_to_the_template_when_nothing_is_left():
     attrs = solimo_attributes()
     listing = Describer(InventingGenerator("Vitamin E", "A 2 litre bottle.")).describe([attrs])[0]
-    assert listing.description == Describer("template").describe([attrs])[0].description
+    assert listing.description == Describer(TemplateGenerator()).describe([attrs])[0].description
     assert listing.removed_claims == ["2 litre"]
 
 
 def test_unknown_generator_name_is_refused():
-    with pytest.raises(ValueError, match="generator: expected 'template', 'nearest'"):
-        Describer("magic")
+    with pytest.raises(ListingsmithError, match="generator: expected 'template', 'nearest'"):
+        describer_for("magic")
 
 
 def test_lora_adapter_folder_loads_on_the_bundled_base(tmp_path):
@@ -184,7 +185,7 @@ def test_streamed_pieces_join_to_the_batched_completion(fixture, request):
 
 
 def test_describer_stream_yields_drafts_then_the_guarded_listing(tiny_causal_lm):
-    describer = Describer(text_generator(f"local:{tiny_causal_lm}"))
+    describer = Describer(ModelGenerator(text_generator(f"local:{tiny_causal_lm}")))
     items = list(describer.stream(solimo_attributes(), length="short"))
     *drafts, listing = items
     assert all(isinstance(d, str) for d in drafts)
@@ -193,7 +194,7 @@ def test_describer_stream_yields_drafts_then_the_guarded_listing(tiny_causal_lm)
 
 
 def test_template_describer_stream_yields_the_listing_only():
-    items = list(Describer("template").stream(solimo_attributes()))
+    items = list(Describer(TemplateGenerator()).stream(solimo_attributes()))
     assert len(items) == 1 and items[0].title.startswith("Solimo")
 
 
@@ -217,7 +218,7 @@ def test_pack_text_injection_does_not_change_the_prompt_or_the_listing(attack, t
             prompting.description_messages(clean_product, tone, length)
         assert prompting.title_messages(attacked_product, tone) == \
             prompting.title_messages(clean_product, tone)
-    describer = Describer(text_generator(f"local:{tiny_causal_lm}"))
+    describer = Describer(ModelGenerator(text_generator(f"local:{tiny_causal_lm}")))
     with_attack, without = describer.describe([attacked, clean], length="short")
     assert (with_attack.title, with_attack.description) == (without.title, without.description)
 
@@ -231,7 +232,7 @@ def test_injected_pack_text_is_no_evidence_for_the_guard():
 
 
 def test_default_guard_knows_the_shipped_brands():
-    from describer.guard import shipped_brands
+    from describer.claim_vocab import shipped_brands
 
     assert {"Nike", "Nivea", "Puma"} <= set(shipped_brands())
     attrs = Attributes(seller={"brand": "Nivea"})
@@ -248,7 +249,7 @@ def test_shipped_t5_is_a_seq2seq_generator_and_writes_a_grounded_listing():
     assert isinstance(generator, Seq2SeqGenerator)
     attrs = Attributes(seller={"brand": "Acme", "gender": "Men", "colour": "Black",
                                "category": "Running Shoes"})
-    listing = Describer(generator).describe([attrs], length="short")[0]
+    listing = Describer(ModelGenerator(generator)).describe([attrs], length="short")[0]
     assert listing.title.startswith("Acme") and listing.description
     assert listing.generator == "bundled:describer#describer-t5"
 
@@ -308,3 +309,11 @@ def test_description_lead_is_colour_and_category_or_nothing():
     messages = prompting.with_lead([{"role": "user", "content": "q"}], "Red")
     assert split_lead(messages) == ([{"role": "user", "content": "q"}], "Red")
     assert prompting.with_lead(messages[:1], "") == messages[:1]
+
+
+def test_template_title_names_the_product_and_colour_of_the_seller_title():
+    attrs = Attributes(seller={"title": "pinwheel Women Navy Blue A-Line Dress",
+                               "brand": "pinwheel"})
+    listing = Describer(TemplateGenerator()).describe([attrs])[0]
+    assert "A-Line Dress" in listing.title and "Navy Blue" in listing.title
+    assert listing.title.startswith("pinwheel")

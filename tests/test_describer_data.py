@@ -5,7 +5,8 @@ import pytest
 
 from describer.data import (SOURCES, SPLITS, Example, example_attributes, examples, known_brands,
                             name_quantities, product_type, split_of)
-from describer.records import read_records, record_attributes
+from listingsmith.pipeline import record_attributes
+from listingsmith.core.records import read_records
 from listingsmith.core.errors import ListingsmithError
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -141,7 +142,7 @@ def test_attributes_take_the_listingsmith_write_path(data, tmp_path):
     records = tmp_path / "records.csv"
     write_csv(records, ["id", *rice.seller], [{"id": rice.key, **rice.seller}])
     (record,) = read_records(records)
-    assert record_attributes(record) == attributes
+    assert record_attributes(record.fields) == attributes
 
 
 def test_product_type_and_name_quantities():

@@ -1,7 +1,8 @@
 import pytest
 
-from describer.guard import GLUED_SENTENCE, Guard, find_claims, ground, invented_fact_rate, violations
-from describer.records import Record, record_attributes
+from describer.claims import GLUED_SENTENCE
+from describer.guard import Guard, find_claims, ground, invented_fact_rate, violations
+from listingsmith.pipeline import record_attributes
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.types import Attributes, CategoryPrediction, ColorSwatch, Fact, Tag, TextSpan
 
@@ -11,7 +12,7 @@ BRANDS = ["Puma", "Sri Sri Ayurveda", "Sri Sri", "Fresho", "U.S. Polo Assn.", "b
 
 def seller(**fields: str) -> Attributes:
     """Attributes the way ``listingsmith write`` builds them from a record."""
-    return record_attributes(Record(line=1, id="x", fields=fields))
+    return record_attributes(fields)
 
 
 def swatch(name: str, family: str) -> ColorSwatch:
@@ -261,6 +262,7 @@ def test_only_the_first_sentence_of_a_description_is_checked_for_product_types()
 
 def test_a_generated_title_of_the_wrong_product_falls_back_to_the_template():
     from describer.generate import TextGenerator
+    from describer.generators import ModelGenerator
     from describer.pipeline import Describer
 
     class WritesTrousers(TextGenerator):
@@ -274,7 +276,7 @@ def test_a_generated_title_of_the_wrong_product_falls_back_to_the_template():
 
     attributes = Attributes(category=category("Vitamins", "grocery"),
                             facts=[Fact("brand", "Solimo", None, "Solimo", "ocr")])
-    listing = Describer(WritesTrousers()).describe([attributes])[0]
+    listing = Describer(ModelGenerator(WritesTrousers())).describe([attributes])[0]
     assert "Trousers" not in listing.title and listing.title.startswith("Solimo")
     assert "Trousers" in listing.removed_claims
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from describer.records import read_records, record_attributes
+from listingsmith.pipeline import record_attributes
+from listingsmith.core.records import read_records
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.types import Attributes, ColorSwatch, Fact, Listing, Tag, TextSpan
 
@@ -34,7 +35,7 @@ def test_any_jsonl_reads_into_records_or_errors(tmp_path, lines):
     for record in read_records(path):
         if record.error is None:
             assert record.id.strip()
-            record_attributes(record)  # seller facts parse without raising
+            record_attributes(record.fields)  # seller facts parse without raising
         else:
             assert record.error.startswith("line ") and "\n" not in record.error
 
@@ -51,7 +52,7 @@ def test_any_csv_bytes_read_or_fail_with_a_one_line_error(tmp_path, data):
     else:
         for record in records:
             if record.error is None:
-                record_attributes(record)
+                record_attributes(record.fields)
 
 
 @SETTINGS

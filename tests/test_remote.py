@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import listingsmith.core.io
-from listingsmith.batch import read_products
+from listingsmith.batch_input import read_products
 from listingsmith.core.errors import ImageLoadError
 from listingsmith.core.io import load_image
 

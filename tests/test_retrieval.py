@@ -5,12 +5,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from describer import prompting
 from describer.data import split_of
+from describer.generators import TemplateGenerator
 from describer.pipeline import Describer, describer_for
 from describer.retrieval import (NearestNeighbourGenerator, RetrieveEditGenerator,
                                  attributes_text, cached_embeddings, memory_examples,
                                  retrieval_settings)
-from describer.records import Record, record_attributes
+from listingsmith.pipeline import record_attributes
 from listingsmith.core.errors import ListingsmithError
 from tagger.text_embed import TextEmbedder
 
@@ -78,7 +80,7 @@ def data(tmp_path) -> Path:
 
 
 def seller(**fields: str):
-    return record_attributes(Record(line=1, id="q", fields=fields))
+    return record_attributes(fields)
 
 
 def test_nearest_finds_the_training_product_with_the_closest_attributes(data):
@@ -112,7 +114,8 @@ def test_description_comes_from_the_nearest_example_that_has_one(data):
                                          usage="Casual")])
     assert found.title.title == "Roadster Men Blue Shirt"
     assert found.description is not None and found.description.source == "bigbasket"
-    titles, texts = generator.write([seller(gender="Men", category="Shirts", colour="Blue")])
+    query = seller(gender="Men", category="Shirts", colour="Blue")
+    titles, texts = generator.write([query], [prompting.product_context(query)])
     assert titles == ["Roadster Men Blue Shirt"] and texts[0].endswith(".")
 
 
@@ -161,7 +164,7 @@ def test_missing_data_is_a_one_line_error_naming_the_fix(tmp_path, monkeypatch):
 
 
 def test_template_path_is_unchanged():
-    (listing,) = Describer("template").describe([seller(brand="Acme", category="Mug")])
+    (listing,) = Describer(TemplateGenerator()).describe([seller(brand="Acme", category="Mug")])
     assert (listing.title, listing.generator) == ("Acme Mug", "template")
 
 
@@ -236,7 +239,7 @@ def test_a_product_unlike_anything_in_the_memory_gets_the_template_description(t
     (found,) = generator.nearest([product])
     assert found.description_similarity < retrieval_settings()["min_similarity"]
     (listing,) = Describer(generator).describe([product])
-    assert listing.description == Describer("template").describe([product])[0].description
+    assert listing.description == Describer(TemplateGenerator()).describe([product])[0].description
     # the copying baseline has no floor: it copies the tea or the sleep shirt
     (copied,) = Describer(NearestNeighbourGenerator(memory)).describe([product])
     assert copied.description != listing.description

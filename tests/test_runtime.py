@@ -6,7 +6,7 @@ import pytest
 
 from listingsmith.core.io import load_image
 from tagger.ocr import OcrEngine
-from tagger.pipeline import Tagger, TaggerOptions
+from tagger.pipeline import StageTimer, Tagger, TaggerOptions
 from listingsmith.core.runtime import profile_names, runtime_profile
 from tests.conftest import YOGA_BAG
 
@@ -47,3 +47,27 @@ def test_reuse_per_photo_decides_whether_stages_share_work(name, keeps):
     attributes = tagger.analyze([photo], options=TaggerOptions(stages=("detect", "quality")))
     assert attributes.detections  # both profiles give the same answer ...
     assert bool(photo.derived) is keeps  # ... the fast one keeps the product mask for reuse
+
+
+def test_a_new_stage_is_one_object_appended_with_its_own_time_and_provenance():
+    seen = []
+
+    class Identify:
+        name = "identify"
+
+        def wanted(self, selected):
+            return "detect" in selected
+
+        def run(self, context):
+            seen.append(len(context.products))  # what an earlier stage left on the context
+            return "test:identify"
+
+    tagger = Tagger()
+    tagger.stages.append(Identify())
+    timer = StageTimer()
+    attributes = tagger.analyze([load_image(YOGA_BAG)], options=TaggerOptions(stages=("detect",)),
+                                timer=timer)
+    assert seen == [1]
+    assert attributes.provenance == {"detect": "builtin:border-seeded-mask",
+                                     "identify": "test:identify"}
+    assert set(timer.seconds) == {"detect", "identify"}

@@ -8,9 +8,10 @@ from types import SimpleNamespace
 import pytest
 
 from listingsmith.batch_upload import extract_products
-from listingsmith.service import ListingService, clean_seller, edited, with_seller
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.types import Attributes, Fact, Listing
+from listingsmith.pipeline import Pipeline
+from listingsmith.service import ListingService, clean_seller, edited, with_seller
 
 
 def test_seller_corrections_replace_seller_facts_and_keep_photo_facts():
@@ -69,12 +70,13 @@ def test_bad_zips_are_one_line_errors(tmp_path):
 def test_analysis_past_the_request_bound_is_one_line_and_the_next_request_works(
         monkeypatch, make_image):
     monkeypatch.setenv("LISTINGSMITH_MAX_REQUEST_SECONDS", "0.5")
-    tagger = SimpleNamespace(analyze=lambda images, seller, options: Attributes(seller=seller))
-    service = ListingService(tagger=tagger, describer=object())
+    tagger = SimpleNamespace(
+        analyze=lambda images, seller, options, timer: Attributes(seller=seller))
+    service = ListingService(Pipeline(tagger=tagger, describer=object()))
     photo = make_image("front.png")
     release, stray_done = threading.Event(), threading.Event()
 
-    def stalled_stage(images, seller, options):
+    def stalled_stage(images, seller, options, timer):
         release.wait(30)
         stray_done.set()
         return Attributes(seller={"brand": "from the timed-out request"})

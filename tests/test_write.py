@@ -68,9 +68,9 @@ def test_memory_writes_new_records_from_the_sellers_own_listings(tmp_path, monke
 
 
 def test_app_and_describe_output_name_the_memory_generator_and_its_rewrites(tmp_path, monkeypatch):
-    import app
-    from describer.records import Record, record_attributes
+    from listingsmith import ui
     from listingsmith.cli import format_listing
+    from listingsmith.pipeline import record_attributes
 
     monkeypatch.setenv("LISTINGSMITH_CACHE", str(tmp_path / "cache"))
     memory = tmp_path / "past.jsonl"
@@ -78,12 +78,12 @@ def test_app_and_describe_output_name_the_memory_generator_and_its_rewrites(tmp_
                                   "description": "Grey fleece hoodie.", "category": "Hoodie"})
                       + "\n")
     launched = {}
-    monkeypatch.setattr(app, "launch", lambda port, host, service: launched.update(s=service))
-    app.main(["--memory", str(memory)])
-    describer = launched["s"].describer
+    monkeypatch.setattr(ui, "launch", lambda port, host, service: launched.update(s=service))
+    ui.main(["--memory", str(memory)])
+    describer = launched["s"].pipeline.describer
     assert describer.generator_name == "retrieve-edit"
-    (listing,) = describer.describe([record_attributes(Record(1, "n", {
-        "colour": "Green", "category": "Hoodie"}))])
+    (listing,) = describer.describe([record_attributes({"colour": "Green",
+                                                        "category": "Hoodie"})])
     assert listing.description == "Green fleece hoodie."
     assert "Rewritten by the grounding guard (to what the attributes say): Grey → Green" in \
         format_listing(listing)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from eval.tasks import TaskResult, register
-from eval.tasks.speed import percentile, sample_photos
+from eval.common import percentile, sample_photos
 
 TARGETS = {"first text": 1.5, "complete listing": 3.0}
 """Seconds, p50, warm, 2 cores (issue 8)."""
@@ -50,11 +50,11 @@ def run(data: Path, limit: int | None) -> TaskResult:
     table = "\n".join(["| wait from upload | p50 s | p95 s | target s | |", "|---|---|---|---|---|",
                        *rows])
     metrics = {"photos": len(photos), "warm_up_seconds": warm_up,
-               "generator": service.describer.generator_name,
+               "generator": service.pipeline.describer.generator_name,
                **{name: {"p50": statistics.median(v), "p95": percentile(v, 0.95)}
                   for name, v in waits.items()}}
     notes = [f"{len(photos)} shared photos (grocery packs, fashion shots, ABO), one product each, "
              f"after a warm-up of {warm_up:.1f} s (model loading, as at app start)",
-             f"generator: {service.describer.generator_name}; 'first text' is the first streamed "
+             f"generator: {service.pipeline.describer.generator_name}; 'first text' is the first streamed "
              "piece of the description (the title is written before it)"]
     return TaskResult(metrics=metrics, table=table, notes=notes)

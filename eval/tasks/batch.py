@@ -15,21 +15,14 @@ language model when a quick run must stay short.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
-import psutil
-
+from eval.common import POLL_S, sample_photos, start_up_estimate, timed_batch
 from eval.tasks import TaskResult, chosen, register
-from eval.tasks.speed import sample_photos
 
 DEFAULT_PHOTOS = 200
 GOAL_LISTINGS_PER_S = 2.0
@@ -41,9 +34,6 @@ GENERATORS = ("default", "template")
 ENGINES_ENV = "LISTINGSMITH_BATCH_ENGINES"
 GENERATORS_ENV = "LISTINGSMITH_BATCH_GENERATORS"
 """Comma-separated subsets of ``ENGINES`` and ``GENERATORS`` to run (default all)."""
-
-POLL_S = 0.2
-"""How often the memory of the command's process tree is sampled."""
 
 SOURCES = {"grocery": "grocery packs", "fashion": "fashion studio shots", "fixtures": "ABO"}
 """Top folder of a shared photo → what the notes call it."""
@@ -101,80 +91,6 @@ def shared_photos(data: Path, count: int) -> list[Path]:
         request += 3 * -(-(count - len(photos)) // 2)
         photos = sample_photos(data, request)
     return photos[:count]
-
-
-def timed_batch(source: Path, out_dir: Path, engine: str, generator: str,
-                workers: int | None = None) -> dict:
-    """One ``listingsmith batch`` run into a fresh ``out_dir``: its wall seconds, the peak of
-    its process tree's summed RSS, and what it wrote (``workers``: the CLI's default)."""
-    from listingsmith.batch import side_file
-    from listingsmith.cli import EXIT_OK, EXIT_PARTIAL
-
-    out_dir.mkdir()
-    out = out_dir / "listings.jsonl"
-    command = [sys.executable, "-m", "listingsmith", "batch", str(source), "--out", str(out),
-               "--engine", engine] + ([] if generator == "default" else
-                                      ["--generator", generator])
-    command += [] if workers is None else ["--workers", str(workers)]
-    log = out_dir / "stderr.txt"
-    with open(log, "w", encoding="utf-8") as stderr:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
-        tree, peak = psutil.Process(process.pid), 0
-        while True:
-            peak = max(peak, tree_rss(tree))
-            try:
-                process.wait(timeout=POLL_S)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        seconds = time.perf_counter() - start
-    if process.returncode not in (EXIT_OK, EXIT_PARTIAL):
-        tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
-        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{tail}")
-    lines = out.read_text(encoding="utf-8").splitlines() if out.exists() else []
-    rows = {row["id"]: row for row in map(json.loads, lines)}
-    failures = side_file(out, "failures")
-    failed = 0
-    if failures.exists():
-        with open(failures, newline="", encoding="utf-8") as handle:
-            failed = sum(1 for _ in csv.DictReader(handle))
-    products = sum(1 for _ in source.iterdir())
-    return {"products": products, "done": len(rows), "failed": failed, "lines": len(lines),
-            "complete": len(lines) == len(rows) and len(rows) + failed == products,
-            "seconds": seconds, "listings_per_s": len(rows) / seconds,
-            "peak_rss_gb": peak / 1024 ** 3, "listings": rows}
-
-
-def tree_rss(root: psutil.Process) -> int:
-    """Bytes of RSS summed over ``root`` and its descendants (Ray's workers are children of
-    its raylet, grandchildren of the command); pages shared between them count once each."""
-    try:
-        processes = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
-    total = 0
-    for process in processes:
-        try:
-            total += process.memory_info().rss
-        except psutil.Error:  # ended between the listing and the reading
-            continue
-    return total
-
-
-def start_up_estimate(full: dict, one_photo_seconds: float) -> dict:
-    """Start-up (imports, model loads, Ray) as the one-photo run's seconds less one product's
-    share of the difference to the full run, and the rate once started. Estimates: a
-    one-product chunk generates in a batch of one, the full run in batches."""
-    estimate = {"one_photo_seconds": one_photo_seconds, "est_start_up_s": None,
-                "est_listings_per_s_after_start_up": None}
-    if full["products"] > 1 and full["seconds"] > one_photo_seconds:
-        per_product = (full["seconds"] - one_photo_seconds) / (full["products"] - 1)
-        start_up = one_photo_seconds - per_product
-        estimate["est_start_up_s"] = start_up
-        estimate["est_listings_per_s_after_start_up"] = full["done"] / (full["seconds"]
-                                                                        - start_up)
-    return estimate
 
 
 def compare(local: dict[str, dict], ray: dict[str, dict]) -> dict:

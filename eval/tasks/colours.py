@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from eval.tasks import TaskResult, chart_font, register
-from eval.tasks.speed import percentile
+from eval.common import percentile
 
 SKIPPED_LABELS = {"Multi", "NA", "Metallic", ""}
 """Labels no single dominant colour can match."""

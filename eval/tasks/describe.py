@@ -203,16 +203,17 @@ def _write(describer, attributes: list) -> tuple[list, float]:
 
 def _describer(name: str, data: Path, source: str, embedder):
     from describer.generate import text_generator
-    from describer.pipeline import TEMPLATE_GENERATOR, Describer
+    from describer.generators import ModelGenerator, TemplateGenerator
+    from describer.pipeline import Describer
     from describer.retrieval import NearestNeighbourGenerator, RetrieveEditGenerator
 
     if name == "template":
-        return Describer(TEMPLATE_GENERATOR)
+        return Describer(TemplateGenerator())
     if name == "nearest":
         return Describer(NearestNeighbourGenerator(data, sources=(source,), embedder=embedder))
     if name == "retrieve-edit":
         return Describer(RetrieveEditGenerator(data, sources=(source,), embedder=embedder))
-    return Describer(text_generator(REGISTERED.get(name, name)))
+    return Describer(ModelGenerator(text_generator(REGISTERED.get(name, name))))
 
 
 def latency(describer, attributes) -> dict[str, float]:
@@ -221,7 +222,7 @@ def latency(describer, attributes) -> dict[str, float]:
     from describer import prompting
     from describer.generate import GenerationOptions
 
-    generator = describer.generator
+    generator = describer.generator.model
     messages = prompting.description_messages(prompting.product_context(attributes), TONE,
                                               LENGTH)
     options = GenerationOptions(max_new_tokens=LATENCY_TOKENS, min_new_tokens=LATENCY_TOKENS)
@@ -240,13 +241,13 @@ def latency(describer, attributes) -> dict[str, float]:
 
 def _warm_up(describer) -> None:
     """Load a generator's index or model before timing, so s/row is generation alone."""
-    from describer.generate import TextGenerator
+    from describer.generators import ModelGenerator
     from describer.retrieval import NearestNeighbourGenerator
 
     if isinstance(describer.generator, NearestNeighbourGenerator):
         describer.generator.index
-    elif isinstance(describer.generator, TextGenerator):
-        describer.generator.model_and_tokenizer
+    elif isinstance(describer.generator, ModelGenerator):
+        describer.generator.model.model_and_tokenizer
 
 
 def novelty(data: Path, source: str, titles: list[str], embedder) -> np.ndarray:

@@ -6,23 +6,16 @@ the grocery test photos.
 
 from __future__ import annotations
 
-import csv
 import statistics
 from pathlib import Path
 
+from eval.common import grocery_truth, percentile
 from eval.synthetic_packs import amlc_f1, run_synthetic
 from eval.tasks import TaskResult, register
-from eval.tasks.speed import percentile
 
 FACT_STAGES = ("ocr", "barcodes", "facts")
 CATEGORY_STAGES = ("colours", "tags", "category")
 """Run too on grocery packs, so the brand can use the category hint; not timed as facts."""
-
-
-def grocery_truth(data: Path) -> dict[str, dict[str, str]]:
-    """Per Packages class: the brand and the one volume/weight entity printed on it."""
-    with open(data / "grocery" / "entities.csv", newline="", encoding="utf-8") as handle:
-        return {row["class_name"]: row for row in csv.DictReader(handle)}
 
 
 def grocery_photos(data: Path, split: str) -> list[tuple[Path, str]]:

@@ -168,7 +168,7 @@ def _bomb_png() -> bytes:
 
 def catalogue_rows(folder: Path, real: Path) -> dict[str, int]:
     """A CSV of hostile rows through the batch reader: per-row errors, never a crash."""
-    from listingsmith.batch import read_products
+    from listingsmith.batch_input import read_products
 
     folder.mkdir(parents=True)
     (folder / "good.jpg").write_bytes(real.read_bytes())

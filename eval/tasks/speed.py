@@ -18,7 +18,6 @@ Writes ``eval/results/speed_stages.png``: a stacked bar of mean seconds per stag
 
 from __future__ import annotations
 
-import csv
 import os
 import resource
 import shutil
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from eval.common import grocery_truth, percentile, sample_photos, start_up_estimate, timed_batch
 from eval.tasks import TaskResult, chart_font, register
 
 PROFILES = ("naive", "fast")
@@ -53,35 +53,6 @@ STAGE_COLOURS = {"load": "#9e9e9e", "ocr": "#d1495b", "barcodes": "#edae49", "de
                  "category": "#003d5b", "facts": "#b0a990", "quality": "#c97c5d",
                  "generate": "#e07a5f"}
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-
-
-def sample_photos(data: Path, count: int) -> list[Path]:
-    """A fixed mix of real photos: grocery packs, fashion studio shots and ABO products."""
-    grocery = [data / "grocery" / "images" / line.split(",")[0].strip().lstrip("/")
-               for line in (data / "grocery" / "test.txt").read_text().splitlines()
-               if "/Packages/" in line]
-    with open(data / "fashion" / "styles.csv", newline="", encoding="utf-8") as handle:
-        fashion = [data / "fashion" / row["image"] for row in csv.DictReader(handle)
-                   if row["split"] == "test" and row["image"]]
-    abo = sorted((data / "fixtures" / "abo").glob("*/*.jpg"))
-    per_source = max(1, count // 3)
-    picks = (grocery[::max(1, len(grocery) // per_source)][:per_source]
-             + fashion[::max(1, len(fashion) // per_source)][:per_source]
-             + abo)
-    extra = [p for p in grocery + fashion if p not in picks]  # fill up to ``count``
-    picks += extra[::max(1, len(extra) // max(1, count - len(picks)))]
-    return picks[:count]
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile.
-
-    >>> percentile([1.0, 2.0, 3.0, 4.0], 0.5)
-    2.0
-    """
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
-    return ordered[rank]
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -142,9 +113,11 @@ def warm_latency(tagger, describer, photos: list[Path]) -> tuple[dict[str, list[
 
 def batch_throughput(tagger, describer, photos: list[Path], chunk: int) -> float:
     """Listings per second through the batch engine's processor in this process."""
-    from listingsmith.batch import ListingProcessor, Product
+    from listingsmith.batch_input import Product
+    from listingsmith.batch_worker import ListingProcessor
+    from listingsmith.pipeline import Pipeline
 
-    processor = ListingProcessor(tagger=tagger, describer=describer)
+    processor = ListingProcessor(pipeline=Pipeline(tagger=tagger, describer=describer))
     products = [Product(id=str(i), image_paths=(str(photo),), key=str(i))
                 for i, photo in enumerate(photos)]
     start = time.perf_counter()
@@ -158,9 +131,7 @@ def batch_throughput(tagger, describer, photos: list[Path], chunk: int) -> float
 
 def cli_batch(photos: list[Path], workers: int) -> dict:
     """``listingsmith batch --workers N`` over the photos (one product each) in a fresh
-    process: whole-command listings/s and the rate after start-up (``eval.tasks.batch``)."""
-    from eval.tasks.batch import start_up_estimate, timed_batch
-
+    process: whole-command listings/s and the rate after start-up (``eval.common``)."""
     with tempfile.TemporaryDirectory(prefix="listingsmith-speed-") as tmp:
         folder, single = Path(tmp, "photos"), Path(tmp, "one-photo")
         folder.mkdir()
@@ -180,7 +151,6 @@ def cli_batch(photos: list[Path], workers: int) -> dict:
 
 def quality(tagger, data: Path, count: int) -> dict[str, float]:
     """Grocery category accuracy (fine) and brand accuracy on evenly spaced test photos."""
-    from eval.tasks.facts import grocery_truth
     from listingsmith.core.io import load_image
     from tagger.pipeline import TaggerOptions
 
@@ -205,8 +175,6 @@ def quality(tagger, data: Path, count: int) -> dict[str, float]:
 @register("speed")
 def run(data: Path, limit: int | None) -> TaskResult:
     from describer.pipeline import Describer
-    from tagger.pipeline import Tagger
-    from listingsmith.core.runtime import runtime_profile
 
     photos = sample_photos(data, limit or 50)
     quality_count = QUALITY_PHOTOS if limit is None else 4 * len(photos)
@@ -214,21 +182,8 @@ def run(data: Path, limit: int | None) -> TaskResult:
     results: dict[str, dict] = {}
     stage_means: dict[str, dict[str, float]] = {}
     for name in PROFILES:
-        tagger = Tagger(profile=runtime_profile(name))
-        per_stage, totals = warm_latency(tagger, describer, photos)
-        chunk = 1 if name == "naive" else BATCH_CHUNK
-        throughput = batch_throughput(tagger, describer, photos, chunk)
-        starts = [cold_start(photos[0], name) for _ in range(COLD_STARTS)]
-        cold_s = statistics.median(seconds for seconds, _ in starts)
-        cold_rss = max(peak for _, peak in starts)
-        results[name] = {
-            "stages": {stage: summary(v) for stage, v in per_stage.items()},
-            "end_to_end": summary(totals),
-            "batch_listings_per_s": round(throughput, 3), "batch_chunk": chunk,
-            "cold_start_s": round(cold_s, 2), "cold_peak_rss_mb": round(cold_rss),
-            "quality": quality(tagger, data, quality_count),
-        }
-        stage_means[name] = {stage: statistics.fmean(v) for stage, v in per_stage.items()}
+        results[name], stage_means[name] = measure_profile(name, describer, photos, data,
+                                                           quality_count)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cli = cli_batch(photos, CLI_WORKERS)  # the fast profile: the CLI's default
     naive, fast = results["naive"], results["fast"]
@@ -248,49 +203,7 @@ def run(data: Path, limit: int | None) -> TaskResult:
                "targets": TARGETS, "checks": checks,
                "met": met, "quality_drop_points": quality_drop,
                "benchmark_peak_rss_mb": round(peak_rss_mb)}
-
-    def ratio(slow: float, quick: float) -> str:
-        return f"{slow / quick:.2f}×" if quick else "—"
-
-    stages = [s for s in STAGE_COLOURS if s in naive["stages"] or s in fast["stages"]]
-    table = ["| stage (warm, one photo) | naive p50 s | naive p95 s | fast p50 s | fast p95 s "
-             "| naive/fast (mean) |", "|---|---|---|---|---|---|"]
-    for stage in [*stages, "end_to_end"]:
-        a = naive["end_to_end"] if stage == "end_to_end" else naive["stages"].get(stage)
-        b = fast["end_to_end"] if stage == "end_to_end" else fast["stages"].get(stage)
-        if a is None or b is None:
-            continue
-        table.append(f"| {stage} | {a['p50_s']} | {a['p95_s']} | {b['p50_s']} | {b['p95_s']} "
-                     f"| {ratio(a['mean_s'], b['mean_s'])} |")
-    table += ["", "| measure | naive | fast | naive/fast | target (fast) |", "|---|---|---|---|---|",
-              f"| warm describe p50 s | {naive['end_to_end']['p50_s']} | "
-              f"{fast['end_to_end']['p50_s']} | "
-              f"{ratio(naive['end_to_end']['p50_s'], fast['end_to_end']['p50_s'])} | "
-              f"≤ {TARGETS['warm_p50_s']}: {_word(met['warm_p50_s'])} |",
-              f"| batch listings/s, one process (chunks of 1 / {BATCH_CHUNK}) | "
-              f"{naive['batch_listings_per_s']} | {fast['batch_listings_per_s']} | "
-              f"{ratio(fast['batch_listings_per_s'], naive['batch_listings_per_s'])} (fast/naive) "
-              "| — |",
-              f"| `listingsmith batch --workers {CLI_WORKERS}` listings/s after start-up "
-              f"(whole command: {cli['listings_per_s']}) | — | "
-              f"{cli['listings_per_s_after_start_up']} | — | ≥ {TARGETS['batch_listings_per_s']}: "
-              f"{_word(met['batch_listings_per_s'])} |",
-              f"| cold start s (`listingsmith describe`) | {naive['cold_start_s']} | "
-              f"{fast['cold_start_s']} | {ratio(naive['cold_start_s'], fast['cold_start_s'])} | "
-              f"≤ {TARGETS['cold_start_s']}: {_word(met['cold_start_s'])} |",
-              f"| peak RSS MB (that process) | {naive['cold_peak_rss_mb']} | "
-              f"{fast['cold_peak_rss_mb']} | "
-              f"{ratio(naive['cold_peak_rss_mb'], fast['cold_peak_rss_mb'])} | "
-              f"≤ {TARGETS['peak_rss_mb']}: {_word(met['peak_rss_mb'])} |",
-              f"| grocery category accuracy ({naive['quality']['photos']} test photos) | "
-              f"{naive['quality']['category_fine_accuracy']:.1%} | "
-              f"{fast['quality']['category_fine_accuracy']:.1%} | "
-              f"fast − naive: {-quality_drop['category_fine_accuracy']:+.1f} points | "
-              "no worse by more than 1 point: "
-              f"{_word(quality_drop['category_fine_accuracy'] <= 1.0)} |",
-              f"| grocery brand accuracy ({naive['quality']['pack_photos']} pack photos) | "
-              f"{naive['quality']['brand_accuracy']:.1%} | {fast['quality']['brand_accuracy']:.1%} "
-              f"| fast − naive: {-quality_drop['brand_accuracy']:+.1f} points | — |"]
+    table = stage_table(naive, fast) + measure_table(naive, fast, cli, met, quality_drop)
     notes = [f"{len(photos)} photos (grocery packs, fashion test shots, ABO fixtures), one "
              "listing per photo; both profiles in this process, models shared where the "
              "profiles agree (the text generator is the same, so describer quality is too)",
@@ -301,6 +214,82 @@ def run(data: Path, limit: int | None) -> TaskResult:
              f"peak RSS of this benchmark process (both profiles loaded): {round(peak_rss_mb)} MB",
              f"stacked stage chart: {chart.relative_to(chart.parents[2])}"]
     return TaskResult(metrics=metrics, table="\n".join(table), notes=notes)
+
+
+def measure_profile(name: str, describer, photos: list[Path], data: Path,
+                    quality_count: int) -> tuple[dict, dict[str, float]]:
+    """One runtime profile's measures, and its mean seconds per stage for the chart."""
+    from listingsmith.core.runtime import runtime_profile
+    from tagger.pipeline import Tagger
+
+    tagger = Tagger(profile=runtime_profile(name))
+    per_stage, totals = warm_latency(tagger, describer, photos)
+    chunk = 1 if name == "naive" else BATCH_CHUNK
+    throughput = batch_throughput(tagger, describer, photos, chunk)
+    starts = [cold_start(photos[0], name) for _ in range(COLD_STARTS)]
+    cold_s = statistics.median(seconds for seconds, _ in starts)
+    cold_rss = max(peak for _, peak in starts)
+    result = {
+        "stages": {stage: summary(v) for stage, v in per_stage.items()},
+        "end_to_end": summary(totals),
+        "batch_listings_per_s": round(throughput, 3), "batch_chunk": chunk,
+        "cold_start_s": round(cold_s, 2), "cold_peak_rss_mb": round(cold_rss),
+        "quality": quality(tagger, data, quality_count),
+    }
+    return result, {stage: statistics.fmean(v) for stage, v in per_stage.items()}
+
+
+def _ratio(slow: float, quick: float) -> str:
+    return f"{slow / quick:.2f}×" if quick else "—"
+
+
+def stage_table(naive: dict, fast: dict) -> list[str]:
+    """Markdown rows: warm seconds per stage and end to end, both profiles."""
+    stages = [s for s in STAGE_COLOURS if s in naive["stages"] or s in fast["stages"]]
+    table = ["| stage (warm, one photo) | naive p50 s | naive p95 s | fast p50 s | fast p95 s "
+             "| naive/fast (mean) |", "|---|---|---|---|---|---|"]
+    for stage in [*stages, "end_to_end"]:
+        a = naive["end_to_end"] if stage == "end_to_end" else naive["stages"].get(stage)
+        b = fast["end_to_end"] if stage == "end_to_end" else fast["stages"].get(stage)
+        if a is None or b is None:
+            continue
+        table.append(f"| {stage} | {a['p50_s']} | {a['p95_s']} | {b['p50_s']} | {b['p95_s']} "
+                     f"| {_ratio(a['mean_s'], b['mean_s'])} |")
+    return table
+
+
+def measure_table(naive: dict, fast: dict, cli: dict, met: dict[str, bool],
+                  quality_drop: dict[str, float]) -> list[str]:
+    """Markdown rows (after a blank line): each measure against the issue's targets."""
+    return ["", "| measure | naive | fast | naive/fast | target (fast) |", "|---|---|---|---|---|",
+            f"| warm describe p50 s | {naive['end_to_end']['p50_s']} | "
+            f"{fast['end_to_end']['p50_s']} | "
+            f"{_ratio(naive['end_to_end']['p50_s'], fast['end_to_end']['p50_s'])} | "
+            f"≤ {TARGETS['warm_p50_s']}: {_word(met['warm_p50_s'])} |",
+            f"| batch listings/s, one process (chunks of 1 / {BATCH_CHUNK}) | "
+            f"{naive['batch_listings_per_s']} | {fast['batch_listings_per_s']} | "
+            f"{_ratio(fast['batch_listings_per_s'], naive['batch_listings_per_s'])} (fast/naive) "
+            "| — |",
+            f"| `listingsmith batch --workers {CLI_WORKERS}` listings/s after start-up "
+            f"(whole command: {cli['listings_per_s']}) | — | "
+            f"{cli['listings_per_s_after_start_up']} | — | ≥ {TARGETS['batch_listings_per_s']}: "
+            f"{_word(met['batch_listings_per_s'])} |",
+            f"| cold start s (`listingsmith describe`) | {naive['cold_start_s']} | "
+            f"{fast['cold_start_s']} | {_ratio(naive['cold_start_s'], fast['cold_start_s'])} | "
+            f"≤ {TARGETS['cold_start_s']}: {_word(met['cold_start_s'])} |",
+            f"| peak RSS MB (that process) | {naive['cold_peak_rss_mb']} | "
+            f"{fast['cold_peak_rss_mb']} | "
+            f"{_ratio(naive['cold_peak_rss_mb'], fast['cold_peak_rss_mb'])} | "
+            f"≤ {TARGETS['peak_rss_mb']}: {_word(met['peak_rss_mb'])} |",
+            f"| grocery category accuracy ({naive['quality']['photos']} test photos) | "
+            f"{naive['quality']['category_fine_accuracy']:.1%} | "
+            f"{fast['quality']['category_fine_accuracy']:.1%} | "
+            f"fast − naive: {-quality_drop['category_fine_accuracy']:+.1f} points | "
+            "no worse by more than 1 point: "
+            f"{_word(quality_drop['category_fine_accuracy'] <= 1.0)} |",
+            f"| grocery brand accuracy ({naive['quality']['pack_photos']} pack photos) | "
+            f"{naive['quality']['brand_accuracy']:.1%} | {fast['quality']['brand_accuracy']:.1%} "
+            f"| fast − naive: {-quality_drop['brand_accuracy']:+.1f} points | — |"]
 
 
 def _word(ok: bool) -> str:

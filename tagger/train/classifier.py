@@ -166,8 +166,8 @@ def refit_on_val(model: CategoryModel, x_train: np.ndarray, y_train: list[str],
                  x_val: np.ndarray, y_val: list[str]) -> CategoryModel:
     """The chosen pipeline refitted on train + val. C, the temperature and the uncertainty
     cut-off stay the ones val chose for the train-only fit (and the validation report is of
-    that fit); the weights see the val photos too. On the official test splits: grocery fine
-    77.0% → 78.6%, fashion article type 88.9% → 89.0% (``eval/report.md``)."""
+    that fit); the weights see the val photos too, which helps on the official test splits
+    (``eval/report.md``)."""
     if not len(y_val):
         return model
     model.pipeline = clone(model.pipeline).fit(np.vstack([x_train, x_val]),
@@ -352,7 +352,7 @@ def model_card(model: CategoryModel, source: str, argv: list[str], seconds: int)
         f"machine, trained {card['trained']}).", ""])
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="listingsmith train classifier",
                                      description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -371,6 +371,11 @@ def main(argv: list[str] | None = None) -> None:
                              "(0: none; default: 6 for grocery, 3 for fashion, 0 for --images)")
     parser.add_argument("--head-epochs", type=int, default=HEAD_EPOCHS)
     parser.add_argument("--out", type=Path, default=None, help="where to save the model (.joblib)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
     args = parser.parse_args(argv)
     start = time.perf_counter()
     if args.dataset:

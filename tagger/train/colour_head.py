@@ -9,7 +9,7 @@ product it is, which the catalogue's naming habits depend on.
 A tuned image head (``tagger.image_head``: the backbone's last block fine-tuned to name the
 colour from the whole photo) is then fused with the classifier: its log-probabilities, times a
 weight chosen on val, are added to the classifier's. Alone it names colours worse than the
-classifier (val 66.7% vs 72.4% exact); together they beat both.
+classifier; together they beat both.
 
     python -m tagger.train.colour_head --data ../shared/data [--limit N]
         [--image-head-views 3] [--head-epochs 6] [--out tagger/weights/colour_head.joblib]
@@ -56,7 +56,7 @@ IMAGE_FEATURES = 1280
 """Width of the EfficientNet-Lite0 pooled feature appended to the colour features."""
 
 IMAGE_COMPONENTS = 48
-"""PCA components kept of the image feature (val: 16 → 72.3%, 48 → 73.1% exact)."""
+"""PCA components kept of the image feature (chosen on val: fewer named colours worse)."""
 
 BATCH = 32
 """Photos per backbone batch while extracting features."""

@@ -68,7 +68,7 @@ def pipeline_attributes(root: Path, relpaths: list[str], *, cache_name: str,
                         features: np.ndarray, ocr: bool = True,
                         ocr_only: set[str] | None = None, progress: bool = True) -> list[dict]:
     """Per photo, what the pipeline's OCR and colour stages report: ``{"ocr": [lines],
-    "colours": [[name, share], …]}``, cached as JSON lines (OCR is the slow part, ~0.3 s).
+    "colours": [[name, share], …]}``, cached as JSON lines (OCR is the slow part).
 
     ``features`` are the photos' backbone features (``image_features``), which the colour
     head needs; ``ocr=False`` skips reading text (studio fashion shots carry none), and

@@ -7,8 +7,8 @@ Recipe: the frozen network up to the last block runs once per photo view and its
 cached (``~/.cache/listingsmith/features/<name>-tail-<views>.npz``); training photos get
 ``views - 1`` random crops (35–100% of the area, aspect 3:4–4:3, mirrored half the time)
 besides the pipeline's centre crop. The last block, head convolution and a new linear layer
-then train with AdamW (one-cycle learning rate, label smoothing 0.1, dropout 0.3), a few
-epochs of ~1 min each on 2 cores for the grocery set.
+then train with AdamW (one-cycle learning rate, label smoothing 0.1, dropout 0.3) for a few
+epochs, quick enough on a laptop's CPU.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Seller catalogue records (CSV or JSONL) → ``Attributes`` without photos."""
+"""Seller catalogue records (CSV or JSONL): one ``Record`` per line, a bad line a ``Record`` with
+its error, so every input line gets one output line. ``listingsmith.pipeline.record_attributes``
+turns a record's fields into attributes."""
 
 from __future__ import annotations
 
@@ -9,8 +11,6 @@ from pathlib import Path
 from typing import Iterator
 
 from listingsmith.core.errors import ListingsmithError
-from tagger.pipeline import seller_facts
-from listingsmith.core.types import Attributes
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,3 @@ def _record(number: int, data: dict) -> Record:
             value = json.dumps(value, ensure_ascii=False)
         fields[str(key).strip().lower()] = str(value).strip()
     return Record(number, str(identifier).strip(), fields)
-
-
-def record_attributes(record: Record) -> Attributes:
-    """The seller's fields as attributes; entity fields (``item_weight: "500 g"``) become facts."""
-    return Attributes(seller=dict(record.fields), facts=seller_facts(record.fields),
-                      provenance={"facts": "seller"})

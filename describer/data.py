@@ -39,7 +39,7 @@ from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.types import Attributes, TextSpan
 from tagger.colours import vocabulary
 from tagger.facts import best_fact, parse_facts
-from tagger.facts import seller_facts
+from tagger.seller import record_attributes
 
 SOURCES = ("myntra", "bigbasket", "fashion")
 SPLITS = ("train", "val", "test")
@@ -133,10 +133,10 @@ def examples(data: Path, source: str, split: str, limit: int | None = None) -> l
 
 
 def example_attributes(example: Example) -> Attributes:
-    """The example's seller fields as ``Attributes``, as a seller record becomes attributes:
-    entity fields (``item_weight: "500 g"``) are facts."""
-    return Attributes(seller=dict(example.seller), facts=seller_facts(example.seller),
-                      provenance={"facts": "seller"})
+    """The example's seller fields as ``Attributes``, exactly as ``listingsmith write`` makes
+    them of a seller record (facts, title quantities, identity): benchmarks run the path
+    users run."""
+    return record_attributes(example.seller)
 
 
 @lru_cache(maxsize=8)

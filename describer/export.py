@@ -85,7 +85,7 @@ def json_ld(listing: Listing, *, url: str | None = None, image_urls: Iterable[st
     product: dict[str, Any] = {"@context": "https://schema.org", "@type": "Product",
                                "name": listing.title, "description": listing.description}
     optional = {"url": url, "image": list(image_urls), "sku": _sku(listing),
-                "color": _colour(listing), "category": _category_path(listing),
+                "color": _colour(listing), "category": google_category(listing) or _category_path(listing),
                 "material": seller.get("material"), "size": seller.get("size")}
     product.update({key: value for key, value in optional.items() if value})
     brand = _brand(listing)
@@ -138,6 +138,7 @@ def shopify_row(listing: Listing, *, handle: str | None = None,
         "Title": listing.title,
         "Body (HTML)": _body_html(listing),
         "Vendor": _brand(listing),
+        "Product Category": _identity_path(listing),
         "Type": category.label if category else seller.get("category", ""),
         "Tags": ", ".join(_tags(listing)),
         "Published": "FALSE",
@@ -184,7 +185,7 @@ def merchant_row(listing: Listing, *, link: str | None = None, image_link: str |
         "size": seller.get("size", ""),
         "material": seller.get("material", ""),
         "product_type": _category_path(listing),
-        "google_product_category": seller.get("google_product_category", ""),
+        "google_product_category": google_category(listing),
         # The net weight stands in for the shipping weight, which the photos cannot show.
         "shipping_weight": " ".join(_feed_weight(weight)) if weight else "",
     })
@@ -438,6 +439,23 @@ def _colour(listing: Listing) -> str:
     swatches = listing.attributes.colours
     return (seller.get("colour") or seller.get("color")
             or (swatches[0].name if swatches else ""))
+
+
+def google_category(listing: Listing) -> str:
+    """The Google Product Taxonomy ID feeds accept: the seller's own, else the identity's
+    node when it is sure; empty rather than a guess."""
+    given = listing.attributes.seller.get("google_product_category", "")
+    identity = listing.attributes.identity
+    if given or identity is None or identity.uncertain or identity.taxonomy_id is None:
+        return given
+    return str(identity.taxonomy_id)
+
+
+def _identity_path(listing: Listing) -> str:
+    """The identity's taxonomy path (Shopify reads Google's paths) when it is sure."""
+    identity = listing.attributes.identity
+    sure = identity is not None and not identity.uncertain and identity.taxonomy_id is not None
+    return identity.taxonomy_path if sure else ""
 
 
 def _category_path(listing: Listing) -> str:

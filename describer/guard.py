@@ -47,6 +47,7 @@ from describer.claims import (Claim, ClaimFinder, colour_claims, quantity_claims
 from describer.prompting import reads_like_instruction
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.types import TEXT_ENTITIES, Attributes
+from tagger.identify import outside_known_domains
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -365,10 +366,11 @@ def _known(word: str, attribute_words: set[str]) -> bool:
 
 def part_violations(text: str, attributes: Attributes) -> list[Claim]:
     """Parts ``text`` names that no family of the product has in the training descriptions
-    ("has a round neck" for a handbag). Unchecked (none) when a family has no part list or
-    the product has no family, and for parts the seller's own fields name."""
+    ("has a round neck" for a handbag; any garment or shoe part for a product whose identity
+    lies outside the known families, such as a bulb). Unchecked (none) when a family has no
+    part list or the product has no family, and for parts the seller's own fields name."""
     families = product_families(attributes)
-    known = claim_vocab.product_types().get("parts", {})
+    known = {**claim_vocab.product_types().get("parts", {}), OUTSIDE_KNOWN_FAMILIES: []}
     if not families or not families <= set(known):
         return []
     allowed = set().union(*(known[family] for family in families))
@@ -379,12 +381,22 @@ def part_violations(text: str, attributes: Attributes) -> list[Claim]:
     return sorted(claims, key=lambda c: (c.start, c.end))
 
 
+OUTSIDE_KNOWN_FAMILIES = "(the identity's own branch)"
+"""The family of a product whose identity is sure but none of the known product types fits
+(a bulb, a vitamin pack): every fashion or grocery type named for it is then a violation."""
+
+
 def product_families(attributes: Attributes) -> set[str]:
     """The families the attributes put the product in: its category (grocery, or a fashion
-    article type), its product-type tags and the types its seller fields name."""
+    article type) when the identity agrees with it, its product-type tags and the types its
+    seller fields name."""
     types, article_types = claim_vocab.product_types()["types"], claim_vocab.product_types()["article_types"]
     families = set()
     category = attributes.category
+    identity = attributes.identity
+    sure = identity is not None and not identity.uncertain and identity.taxonomy_id is not None
+    if sure and not any(e.source == "specialist" for e in identity.evidence):
+        category = None  # a specialist's class outside the identity says nothing of the product
     if category is not None:
         if category.taxonomy == "grocery":
             families.add(claim_vocab.grocery_family())
@@ -393,6 +405,8 @@ def product_families(attributes: Attributes) -> set[str]:
     families.update(types[tag.name] for tag in attributes.tags if tag.name in types)
     for value in attributes.seller.values():
         families.update(types[claim.name] for claim in type_claims(value))
+    if not families and outside_known_domains(identity):
+        families.add(OUTSIDE_KNOWN_FAMILIES)
     return families
 
 

@@ -17,6 +17,7 @@ import jinja2
 
 from describer import data
 from describer.claims import colour_claims
+from tagger.identify import product_type_words
 from listingsmith.core import vocab
 from listingsmith.core.errors import TemplateError
 from listingsmith.core.types import Attributes, entity_units
@@ -107,13 +108,16 @@ def product_context(attributes: Attributes) -> dict[str, Any]:
         fact = attributes.fact(entity)
         if fact is not None:
             facts.append({"label": label, "value": fact.display})
-    category = attributes.category.label if attributes.category else seller.pop("category", "")
-    named_type, named_colours = ("", []) if category else _seller_title_words(seller, brand)
+    named_type, named_colours = _seller_title_words(seller, brand)
+    category = product_kind(attributes, seller.get("category", ""), named_type)
+    if category and category == seller.get("category"):
+        seller.pop("category")
     seller_colour = seller.pop("colour", None) or seller.pop("color", None)
     colours = ([seller_colour] if seller_colour else named_colours
                or [s.name for s in attributes.colours[:3]])
     looks_like = [tag.name for tag in attributes.tags[:3]]
-    kind = category or named_type or (looks_like[0] if looks_like else "product")
+    guess = looks_like[0] if looks_like and attributes.identity is None else "product"
+    kind = category or named_type or guess
     lines = [span.text for span in attributes.text_spans if not reads_like_instruction(span.text)]
     pack_text = " / ".join(lines[:limits["max_lines"]])
     return {
@@ -128,6 +132,31 @@ def product_context(attributes: Attributes) -> dict[str, Any]:
                    for k, v in seller.items()},
         "pack_text": pack_text[:limits["max_chars"]],
     }
+
+
+def product_kind(attributes: Attributes, seller_category: str, named_type: str) -> str:
+    """The product type a listing names. What the seller typed outranks what the photos
+    suggest; a closed-set classifier's class counts only when the product's identity agrees
+    with it (it refined the identity), since a confident wrong type ("Tshirts" for a vitamin
+    pack) is worse than a plain one. Without an identity (older attributes): the category,
+    then the seller's category, then the type the seller's title names."""
+    identity, category = attributes.identity, attributes.category
+    if identity is None:
+        return (category.label if category else seller_category) or named_type
+    if category is not None and any(e.source == "specialist" for e in identity.evidence):
+        return category.label
+    if seller_category:
+        return seller_category
+    if identity.taxonomy_id is None:
+        return named_type
+    if named_type and _head_noun(named_type) == _head_noun(identity.product_type):
+        return named_type
+    return identity.product_type.title()
+
+
+def _head_noun(phrase: str) -> str:
+    """The last word, singular and lower case: "A-Line Dresses" → "dress"."""
+    return product_type_words(phrase.split()[-1]) if phrase.split() else ""
 
 
 def _seller_title_words(seller: dict[str, str], brand: str) -> tuple[str, list[str]]:

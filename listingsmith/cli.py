@@ -35,7 +35,11 @@ SETTING_ARGS = {"generator": "generator", "tone": "tone", "length": "length",
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, passed_on = parser.parse_known_args(argv)
+    if args.command == "app":  # the app parses its own options (listingsmith.ui)
+        args.args = passed_on
+    elif passed_on:
+        parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
     try:
         return args.handler(args)
     except ListingsmithError as exc:
@@ -155,13 +159,9 @@ def _add_tool_commands(commands) -> None:
     train.add_argument("args", nargs=argparse.REMAINDER, help="the training script's arguments")
     train.set_defaults(handler=_train)
 
-    app = commands.add_parser("app", help="the seller app in your browser (Gradio, offline)")
-    app.add_argument("--port", type=int, default=7860)
-    app.add_argument("--host", default="127.0.0.1",
-                     help="interface to listen on (default loopback only)")
-    app.add_argument("--memory", default=None, metavar="LISTINGS",
-                     help="write from your own listings (.jsonl/.csv with id, title, "
-                          "description): the retrieve-edit generator")
+    app = commands.add_parser("app", add_help=False,
+                              help="the seller app in your browser (Gradio, offline); "
+                                   "'listingsmith app --help' lists its options")
     app.set_defaults(handler=_app)
 
     models = commands.add_parser("models", help="list models and whether they are installed")
@@ -287,8 +287,10 @@ def _write(args) -> int:
                     row = {"id": record.id, "error": record.error}
                 else:
                     listing = next(listings)
+                    identity = listing.attributes.identity
                     row = {"id": record.id, "title": listing.title,
                            "description": listing.description, "bullets": listing.bullets,
+                           "identity": identity.to_dict() if identity else None,
                            "generator": listing.generator, "template": listing.template}
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
     staging.replace(out_path)
@@ -399,10 +401,9 @@ def _train(args) -> int:
 
 
 def _app(args) -> int:
-    from listingsmith.ui import main as app_main
+    from listingsmith.ui import main as app_main  # Gradio loads only when the app runs
 
-    app_main(["--port", str(args.port), "--host", args.host,
-              *(["--memory", args.memory] if args.memory else [])])
+    app_main(args.args)
     return EXIT_OK
 
 
@@ -440,8 +441,20 @@ def format_listing(listing: Listing) -> str:
     return "\n".join(lines)
 
 
+def format_identity(attributes: Attributes) -> str:
+    """What the product is, or plainly that the tool is not sure and why."""
+    identity = attributes.identity
+    if identity is None:
+        return ""
+    if identity.taxonomy_id is None:
+        return f"Identity: not sure ({identity.reason})"
+    line = (f"Identity: {identity.taxonomy_path} [{identity.taxonomy_id}] — "
+            f"{identity.product_type} ({identity.confidence:.0%})")
+    return line + (f"; not sure: {identity.reason}" if identity.uncertain else "")
+
+
 def format_attributes(attributes: Attributes) -> str:
-    lines = []
+    lines = [format_identity(attributes)] if attributes.identity is not None else []
     if attributes.category is not None:
         category = attributes.category
         path = " › ".join(category.path) if category.path else category.label

@@ -25,14 +25,10 @@ from describer.pipeline import Describer, check_generator_choice, check_text_opt
 from listingsmith.core.errors import ImageLoadError, ListingsmithError, ModelError
 from listingsmith.core.io import ProductImage, load_image
 from listingsmith.core.registry import spec_for
-from listingsmith.core.types import Attributes, Fact, Listing, TextSpan
+from listingsmith.core.types import Attributes, Listing
 from tagger.classify import SHIPPED, load_category_model
-from tagger.facts import MIN_CONFIDENCE, parse_facts, seller_facts
-from tagger.pipeline import Tagger, TaggerOptions, distinct_facts
-
-TITLE_FIELDS = ("title", "product_name", "name")
-"""Seller fields holding the product's title; the quantities it states become seller facts."""
-
+from tagger.pipeline import Tagger, TaggerOptions
+from tagger.seller import record_attributes, with_seller_facts
 
 @dataclass(frozen=True)
 class PipelineSettings:
@@ -130,34 +126,6 @@ def load_photos(paths: Sequence[str | Path], *, allow_remote: bool = False,
             image = replace(image, source=shown, info=replace(image.info, source=shown))
         loaded.images.append(image)
     return loaded
-
-
-def title_facts(seller: dict[str, str]) -> list[Fact]:
-    """The quantities a seller's title states ("Philips 9W LED Bulb" → 9 W), as seller facts:
-    the title is the best evidence there is, and every fact it states must reach the listing."""
-    found = []
-    for name in TITLE_FIELDS:
-        title = seller.get(name, "").strip()
-        if not title:
-            continue
-        span = TextSpan(text=title, box=(0, 0, 0, 0), score=1.0)
-        found += [Fact(entity=fact.entity, value=fact.value, unit=fact.unit, raw_text=title,
-                       source="seller", confidence=fact.confidence)
-                  for fact in parse_facts([span]) if fact.unit is not None]
-    return found
-
-
-def with_seller_facts(attributes: Attributes) -> Attributes:
-    """The attributes with the facts of the seller's fields and title, each once."""
-    facts = attributes.facts + seller_facts(attributes.seller) + title_facts(attributes.seller)
-    return replace(attributes, facts=distinct_facts(facts, MIN_CONFIDENCE))
-
-
-def record_attributes(fields: dict[str, str]) -> Attributes:
-    """A seller record (no photos) as attributes: every field kept as the seller gave it,
-    entity fields (``item_weight: "500 g"``) and the title's quantities as facts."""
-    attributes = Attributes(seller=dict(fields), provenance={"facts": "seller"})
-    return with_seller_facts(attributes)
 
 
 class Pipeline:

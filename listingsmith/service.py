@@ -20,7 +20,8 @@ from listingsmith.core import vocab
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.io import ProductImage, limit
 from listingsmith.core.types import Attributes, ImageInfo, Listing
-from listingsmith.pipeline import Pipeline, PipelineSettings, load_photos, with_seller_facts
+from listingsmith.pipeline import Pipeline, PipelineSettings, load_photos
+from tagger.seller import with_seller_facts
 
 APP_LIMITS = ("listingsmith.core", "vocab/app.toml")
 """The app's limits: upload size, queue length, time to analyse one request's photos."""

@@ -244,6 +244,12 @@ def _attribute_updates(view: dict, attributes: Attributes) -> dict:
         path = " › ".join(category.path or [category.label])
         flag = " (uncertain)" if category.uncertain else ""
         category_text = f"**Category:** {html.escape(path)} — {category.score:.0%}{flag}"
+    identity = attributes.identity
+    if identity is not None:
+        what = (f"{html.escape(identity.taxonomy_path)} — {identity.confidence:.0%}"
+                if identity.taxonomy_id is not None else "not sure")
+        unsure = f" (**not sure:** {html.escape(identity.reason)})" if identity.uncertain else ""
+        category_text = f"**What it is:** {what}{unsure}\n\n{category_text}"
     swatches = "".join(
         f'<span style="display:inline-block;margin:2px 6px 2px 0">'
         f'<span style="display:inline-block;width:14px;height:14px;background:{c.hex};'
@@ -273,14 +279,19 @@ def launch(port: int = 7860, *, host: str = "127.0.0.1", service: ListingService
     return app
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="listingsmith app", description=__doc__.splitlines()[0])
+def add_app_args(parser: argparse.ArgumentParser) -> None:
+    """The app's options (``python app.py`` and ``listingsmith app`` both end up here)."""
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to listen on (default loopback only)")
     parser.add_argument("--memory", default=None, metavar="LISTINGS",
                         help="write from your own listings (.jsonl/.csv with id, title, "
                              "description): the retrieve-edit generator")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="listingsmith app", description=__doc__.splitlines()[0])
+    add_app_args(parser)
     args = parser.parse_args(argv)
     settings = PipelineSettings(memory=args.memory)
     settings.check()

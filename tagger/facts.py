@@ -41,7 +41,7 @@ from listingsmith.core.units import Unit, units, units_vocab
 from tagger.fact_patterns import Patterns, compiled_patterns, fold, squash
 
 __all__ = ["MIN_CONFIDENCE", "best_fact", "extract_brand", "parse_facts", "parse_value",
-           "predict_entity", "seller_facts"]
+           "predict_entity", "seller_facts", "distinct_facts"]
 
 
 MIN_CONFIDENCE: float = float(units_vocab()["confidence"]["min_confidence"])
@@ -490,3 +490,19 @@ def seller_facts(seller: dict[str, str]) -> list[Fact]:
         for fact in parse_value(entity, value):
             found.append(fact)
     return found
+
+
+def distinct_facts(facts: list[Fact], min_confidence: float) -> list[Fact]:
+    """One fact per (entity, value, unit, source), the most confident; weak readings dropped.
+
+    The same "500 g" printed on three photos is one fact; readings below the parser's
+    confidence threshold (a vitamin dose, a nutrition-table row) never reach a listing.
+    """
+    best: dict[tuple, Fact] = {}
+    for fact in facts:
+        if fact.confidence < min_confidence:
+            continue
+        key = (fact.entity, fact.value, fact.unit, fact.source)
+        if key not in best or fact.confidence > best[key].confidence:
+            best[key] = fact
+    return list(best.values())

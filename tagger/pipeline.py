@@ -21,6 +21,7 @@ from tagger import facts as fact_parser
 from tagger.aligner import AlignedImageText
 from tagger.backbone import BackboneOutput, ImageBackbone
 from tagger.grounding import GroundingDinoDetector
+from tagger.identify import IdentifyStage
 from tagger.image_text import ImageTextModel
 from tagger.ocr import OcrEngine
 from tagger.stages import (BackboneStage, BarcodeStage, CategoryStage, ColourStage, DetectStage,
@@ -28,7 +29,8 @@ from tagger.stages import (BackboneStage, BarcodeStage, CategoryStage, ColourSta
                            TagStage)
 from tagger.tags import TagScorer
 
-STAGES = ("ocr", "barcodes", "detect", "parts", "colours", "tags", "category", "facts", "quality")
+STAGES = ("ocr", "barcodes", "detect", "parts", "colours", "tags", "category", "facts", "identify",
+          "quality")
 """Every stage a caller can select, in run order; "parts" runs only when a part detector is
 configured."""
 
@@ -89,7 +91,7 @@ class Tagger:
         self.stages: list[Stage] = [
             OcrStage(self.ocr), BarcodeStage(), DetectStage(), PartsStage(parts_detector),
             BackboneStage(self.backbone), ColourStage(self.backbone), self._tags,
-            CategoryStage(self._tags), FactStage(), QualityStage()]
+            CategoryStage(self._tags), FactStage(), IdentifyStage(), QualityStage()]
 
     def scorer(self, vocabulary: str | None = None) -> TagScorer:
         """The tag scorer of a vocabulary file (None: bundled), built once per file."""
@@ -153,7 +155,8 @@ class FactStage(SelectedStage):
             brand = category_brand(brand_hints) or brand
         if brand is not None:
             found.append(brand)
-        attrs.facts = distinct_facts(found + fact_parser.seller_facts(attrs.seller), fact_parser.MIN_CONFIDENCE)
+        attrs.facts = fact_parser.distinct_facts(found + fact_parser.seller_facts(attrs.seller),
+                                                 fact_parser.MIN_CONFIDENCE)
         return "builtin:regex-units"
 
 
@@ -170,19 +173,3 @@ def category_brand(brand_hints: dict[str, tuple[str, float]]) -> Fact | None:
                 confidence=round(min(1.0, mass), 4),
                 explanation=f"the brand of the likeliest predicted categories ({mass:.0%}, "
                             f"best {label}); the pack text did not show it legibly")
-
-
-def distinct_facts(facts: list[Fact], min_confidence: float) -> list[Fact]:
-    """One fact per (entity, value, unit, source), the most confident; weak readings dropped.
-
-    The same "500 g" printed on three photos is one fact; readings below the parser's
-    confidence threshold (a vitamin dose, a nutrition-table row) never reach a listing.
-    """
-    best: dict[tuple, Fact] = {}
-    for fact in facts:
-        if fact.confidence < min_confidence:
-            continue
-        key = (fact.entity, fact.value, fact.unit, fact.source)
-        if key not in best or fact.confidence > best[key].confidence:
-            best[key] = fact
-    return list(best.values())

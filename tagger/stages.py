@@ -136,7 +136,7 @@ class BackboneStage:
     nothing to the attributes, so it records no provenance (only its time)."""
 
     name = "backbone"
-    readers = frozenset({"tags", "colours", "category"})
+    readers = frozenset({"tags", "colours", "category", "identify"})
 
     def __init__(self, backbone: ImageBackbone):
         self.backbone = backbone

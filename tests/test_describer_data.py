@@ -5,7 +5,7 @@ import pytest
 
 from describer.data import (SOURCES, SPLITS, Example, example_attributes, examples, known_brands,
                             name_quantities, product_type, split_of)
-from listingsmith.pipeline import record_attributes
+from tagger.seller import record_attributes
 from listingsmith.core.records import read_records
 from listingsmith.core.errors import ListingsmithError
 

@@ -2,7 +2,7 @@ import pytest
 
 from describer.claims import GLUED_SENTENCE
 from describer.guard import Guard, find_claims, ground, invented_fact_rate, violations
-from listingsmith.pipeline import record_attributes
+from tagger.seller import record_attributes
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.types import Attributes, CategoryPrediction, ColorSwatch, Fact, Tag, TextSpan
 

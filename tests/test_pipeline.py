@@ -63,13 +63,17 @@ def test_write_keeps_the_facts_and_product_words_of_the_sellers_title(tmp_path):
     out = tmp_path / "listings.jsonl"
     assert main(["write", str(records), "--out", str(out), "--generator", "template"]) == 0
     bulb, dress = [json.loads(line) for line in out.read_text().splitlines()]
-    assert set(bulb) == {"id", "title", "description", "bullets", "generator", "template"}
+    assert set(bulb) == {"id", "title", "description", "bullets", "identity", "generator",
+                         "template"}
     assert "9 W" in bulb["title"] + " ".join(bulb["bullets"])
     assert "Navy Blue" in dress["title"] and "Dress" in dress["title"]
+    # what the product is comes from the record's own words, on every line
+    assert bulb["identity"]["taxonomy_path"] == "Home & Garden > Lighting > Light Bulbs"
+    assert dress["identity"]["taxonomy_path"].startswith("Apparel & Accessories > Clothing")
 
 
 def test_record_fields_and_title_quantities_become_seller_facts():
-    from listingsmith.pipeline import record_attributes
+    from tagger.seller import record_attributes
 
     attributes = record_attributes({"title": "Philips 9W LED Bulb", "brand": "Philips",
                                     "notes": "warm"})

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from listingsmith.pipeline import record_attributes
+from tagger.seller import record_attributes
 from listingsmith.core.records import read_records
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.types import Attributes, ColorSwatch, Fact, Listing, Tag, TextSpan

@@ -12,7 +12,7 @@ from describer.pipeline import Describer, describer_for
 from describer.retrieval import (NearestNeighbourGenerator, RetrieveEditGenerator,
                                  attributes_text, cached_embeddings, memory_examples,
                                  retrieval_settings)
-from listingsmith.pipeline import record_attributes
+from tagger.seller import record_attributes
 from listingsmith.core.errors import ListingsmithError
 from tagger.text_embed import TextEmbedder
 

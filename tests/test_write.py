@@ -70,7 +70,7 @@ def test_memory_writes_new_records_from_the_sellers_own_listings(tmp_path, monke
 def test_app_and_describe_output_name_the_memory_generator_and_its_rewrites(tmp_path, monkeypatch):
     from listingsmith import ui
     from listingsmith.cli import format_listing
-    from listingsmith.pipeline import record_attributes
+    from tagger.seller import record_attributes
 
     monkeypatch.setenv("LISTINGSMITH_CACHE", str(tmp_path / "cache"))
     memory = tmp_path / "past.jsonl"

@@ -20,7 +20,7 @@ from typing import Any, Union
 from listingsmith.core.errors import ValidationError
 from listingsmith.core.units import entity_units, unit_symbols
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 Box = tuple[float, float, float, float]
 """Axis-aligned box ``(x0, y0, x1, y1)`` in pixels of the (EXIF-corrected) source image."""
@@ -375,6 +375,66 @@ class CategoryPrediction(_Serialisable):
         object.__setattr__(self, "top_k", checked)
 
 
+IDENTITY_SOURCES = ("seller", "pack", "image", "specialist")
+"""Where a vote for the product's identity came from, strongest first: what the seller typed,
+the words on the pack, the image recogniser, a closed-set specialist classifier."""
+
+
+@dataclass(frozen=True)
+class Evidence(_Serialisable):
+    """One signal that voted for a taxonomy node: its source, what it saw, and its weight."""
+
+    source: str
+    value: str
+    taxonomy_id: int | None
+    weight: float
+    detail: str = ""
+
+    def __post_init__(self):
+        _require(self.source in IDENTITY_SOURCES, "Evidence", "source",
+                 f"one of {list(IDENTITY_SOURCES)}", self.source)
+        _check_text("Evidence", "value", self.value)
+        _require(self.taxonomy_id is None or (isinstance(self.taxonomy_id, int)
+                                              and not isinstance(self.taxonomy_id, bool)
+                                              and self.taxonomy_id > 0),
+                 "Evidence", "taxonomy_id", "None or a positive Google taxonomy ID",
+                 self.taxonomy_id)
+        object.__setattr__(self, "weight", _check_score("Evidence", "weight", self.weight))
+        _check_text("Evidence", "detail", self.detail, empty_ok=True)
+
+
+@dataclass(frozen=True)
+class Identity(_Serialisable):
+    """What the product is, as a Google Product Taxonomy node, or a plain "not sure".
+
+    ``taxonomy_id`` is None only when no node is supported at all; an uncertain identity
+    keeps the deepest node the evidence agrees on ("Health & Beauty" rather than a wrong
+    leaf) and says why in ``reason``."""
+
+    taxonomy_id: int | None
+    taxonomy_path: str
+    product_type: str
+    confidence: float
+    uncertain: bool
+    reason: str = ""
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def __post_init__(self):
+        owner = "Identity"
+        _require(self.taxonomy_id is None or (isinstance(self.taxonomy_id, int)
+                                              and not isinstance(self.taxonomy_id, bool)
+                                              and self.taxonomy_id > 0),
+                 owner, "taxonomy_id", "None or a positive Google taxonomy ID", self.taxonomy_id)
+        _check_text(owner, "taxonomy_path", self.taxonomy_path, empty_ok=self.taxonomy_id is None)
+        _check_text(owner, "product_type", self.product_type, empty_ok=True)
+        object.__setattr__(self, "confidence", _check_score(owner, "confidence", self.confidence))
+        _require(isinstance(self.uncertain, bool), owner, "uncertain", "a bool", self.uncertain)
+        _require(not self.uncertain or bool(self.reason.strip()), owner, "reason",
+                 "one line saying why, when uncertain", self.reason)
+        for item in self.evidence:
+            _require(isinstance(item, Evidence), owner, "evidence[]", "Evidence", item)
+
+
 @dataclass(frozen=True)
 class QualityWarning(_Serialisable):
     """Something a marketplace may reject, with the measured value and the threshold."""
@@ -405,6 +465,8 @@ class Attributes(_Serialisable):
     text_spans: list[TextSpan] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
     category: CategoryPrediction | None = None
+    identity: Identity | None = None
+    """What the product is in the Google Product Taxonomy (schema 1.3; None in older JSON)."""
     warnings: list[QualityWarning] = field(default_factory=list)
     seller: dict[str, str] = field(default_factory=dict)
     provenance: dict[str, str] = field(default_factory=dict)
@@ -420,6 +482,8 @@ class Attributes(_Serialisable):
                 _require(isinstance(item, kind), "Attributes", f"{name}[]", kind.__name__, item)
         _require(self.category is None or isinstance(self.category, CategoryPrediction),
                  "Attributes", "category", "a CategoryPrediction or None", self.category)
+        _require(self.identity is None or isinstance(self.identity, Identity),
+                 "Attributes", "identity", "an Identity or None", self.identity)
         for name in ("seller", "provenance"):
             mapping = getattr(self, name)
             ok = isinstance(mapping, dict) and all(

@@ -1,0 +1,319 @@
+"""What the product is: a Google Product Taxonomy node, or a plain "not sure" with the reason.
+
+Every signal becomes a vote for a node, with its source and weight (``vocab/identity.toml``):
+
+- **seller**: the seller's title, category or product type, read by the text model
+  (``tagger.text_identity``); what the seller typed outranks everything else;
+- **pack**: the pack's readable English lines, read by the same text model, and cue words
+  and units (``GU10``, ``365 capsules … 268 mg``) that name a kind of product whatever the brand;
+- **image**: the bundled backbone's ImageNet-1k probabilities, mapped onto the taxonomy
+  (``vocab/taxonomy_map/imagenet.csv``): a recogniser of hundreds of product classes;
+- **specialist**: the closed-set fashion or grocery classifier, which only refines the leaf
+  inside its own branch, when the other signals already point there.
+
+The strongest source that says enough decides; weaker ones refine inside its node or, when
+they point to another branch, make the identity uncertain. A confident wrong answer is worse
+than "not sure", so disagreement and weak evidence fall back to the deepest node the votes
+share, flagged uncertain, with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from listingsmith.core import vocab
+from listingsmith.core.types import CategoryPrediction, Evidence, Identity, TextSpan
+from tagger.taxonomy import Taxonomy, taxonomy
+
+SOURCE_ORDER = ("seller", "pack", "image")
+WEAK_EVIDENCE = "weak evidence"
+"""How the reason of an identity unsure for want of evidence (not for a conflict) begins."""
+SELLER_FIELDS = ("product_type", "title", "product_name", "name", "category", "sub_category",
+                 "type")
+"""Seller fields that say what the product is, most specific first."""
+
+
+@lru_cache(maxsize=1)
+def rules() -> dict:
+    return vocab.load("tagger", "vocab/identity.toml")
+
+
+@lru_cache(maxsize=None)
+def category_map(name: str) -> dict[str, int]:
+    """A mapping table of ``vocab/taxonomy_map`` (``imagenet``, ``fashion``, ``grocery`` …):
+    the source's own category → Google ID."""
+    rows = vocab.load("tagger", f"vocab/taxonomy_map/{name}.csv")
+    return {row["source_category"]: int(row["google_id"]) for row in rows if row["google_id"]}
+
+
+@lru_cache(maxsize=1)
+def _cues() -> tuple[tuple[re.Pattern, int, float, str], ...]:
+    return tuple((re.compile(cue["pattern"], re.IGNORECASE), int(cue["google_id"]),
+                  float(cue["confidence"]), cue["name"]) for cue in rules()["pack"]["cues"])
+
+
+@dataclass(frozen=True)
+class Vote:
+    source: str
+    value: str
+    node: int | None
+    confidence: float
+    detail: str = ""
+
+    @property
+    def weight(self) -> float:
+        return rules()["weights"][self.source] * self.confidence
+
+    def evidence(self) -> Evidence:
+        return Evidence(self.source, self.value[:200] or "(no text)", self.node,
+                        round(min(1.0, self.weight), 4), self.detail)
+
+
+def cue_votes(text: str, source: str) -> list[Vote]:
+    """Votes of the cue words and units found in ``text`` (data: ``[[pack.cues]]``)."""
+    return [Vote(source, match.group(0), node, confidence, f"cue: {name}")
+            for pattern, node, confidence, name in _cues()
+            for match in [pattern.search(text)] if match]
+
+
+def readable_lines(spans: list[TextSpan]) -> list[str]:
+    """The OCR lines the bundled English text model can read, tallest first."""
+    settings = rules()["pack"]
+    kept = []
+    for span in sorted(spans, key=lambda s: -s.height):
+        letters = [c for c in span.text if c.isalpha()]
+        if len(letters) < settings["min_letters"]:
+            continue
+        if sum(c.isascii() for c in letters) / len(letters) >= settings["min_ascii_share"]:
+            kept.append(span.text)
+    return kept[:settings["max_lines"]]
+
+
+def image_vote(probabilities: np.ndarray | None, tree: Taxonomy) -> Vote | None:
+    """The ImageNet class probabilities (mean over photos) mapped onto the taxonomy and summed
+    up each node's ancestors; the vote is the deepest node holding ``[image] support`` of all
+    the probability (a "mail bag" at 51% and a "backpack" at 9% make "Luggage & Bags" 60%)."""
+    if probabilities is None:
+        return None
+    from tagger.backbone import imagenet_labels
+
+    mapped = category_map("imagenet")
+    mass: dict[int, float] = {}
+    for label, probability in zip(imagenet_labels(), probabilities):
+        if label in mapped:
+            for node in (mapped[label], *tree.ancestors(mapped[label])):
+                mass[node] = mass.get(node, 0.0) + float(probability)
+    if not mass:
+        return None
+    support = rules()["image"]["support"]
+    held = [node for node, share in mass.items() if share >= support]
+    node = (max(held, key=lambda n: (tree.node(n).depth, mass[n])) if held
+            else max(mass, key=mass.get))
+    best = imagenet_labels()[int(np.argmax(probabilities))]
+    return Vote("image", best, node, min(1.0, mass[node]),
+                f"ImageNet classes mapped under this node hold {mass[node]:.0%}")
+
+
+class Identifier:
+    """Fuses the votes into an ``Identity``; the text model loads on first use, once."""
+
+    def __init__(self, text_model=None, tree: Taxonomy | None = None):
+        self._text_model = text_model
+        self.tree = tree or taxonomy()
+
+    @cached_property
+    def text_model(self):
+        if self._text_model is None:
+            from tagger.text_identity import TextIdentifier
+
+            self._text_model = TextIdentifier()
+        return self._text_model
+
+    def text_votes(self, texts: list[str], source: str) -> list[Vote]:
+        """The text model's vote for each text, plus the cue words found in them."""
+        texts = [text for text in texts if text.strip()]
+        if not texts:
+            return []
+        votes = [Vote(source, text, answer.google_id, answer.confidence,
+                      f"text model: {answer.path or 'no branch'}")
+                 for text, answer in zip(texts, self.text_model.predict(texts))]
+        return votes + cue_votes(" ".join(texts), source)
+
+    def votes(self, seller: dict[str, str], spans: list[TextSpan],
+              image_probabilities: np.ndarray | None) -> list[Vote]:
+        seller_texts = [seller[name] for name in SELLER_FIELDS if seller.get(name, "").strip()]
+        pack = readable_lines(spans)
+        votes = self.text_votes([" ".join(seller_texts)] if seller_texts else [], "seller")
+        # each line alone too: product words ("Tape Measure") drown among a pack's brand,
+        # claims and translations when all its lines are read as one text
+        votes += self.text_votes([" ".join(pack), *pack] if len(pack) > 1 else pack, "pack")
+        image = image_vote(image_probabilities, self.tree)
+        return votes + ([image] if image is not None else [])
+
+    def identify(self, seller: dict[str, str], spans: list[TextSpan] = (),
+                 image_probabilities: np.ndarray | None = None,
+                 specialist: CategoryPrediction | None = None) -> Identity:
+        votes = self.votes(seller, list(spans), image_probabilities)
+        identity = decide(votes, self.tree)
+        return refine_by_specialist(identity, specialist, self.tree)
+
+
+def decide(votes: list[Vote], tree: Taxonomy) -> Identity:
+    """The first source (seller, pack, image) whose best vote reaches ``min_vote`` decides;
+    weaker sources refine inside its node or, pointing elsewhere, flag a conflict."""
+    settings = rules()["decide"]
+    evidence = [vote.evidence() for vote in votes]
+    placed = [vote for vote in votes if vote.node is not None]
+    deciding = None
+    for source in SOURCE_ORDER:
+        mine = [v for v in placed if v.source == source and v.weight >= settings["min_vote"]]
+        if mine:
+            deciding = max(mine, key=lambda v: (v.weight, tree.node(v.node).depth))
+            break
+    if deciding is None:
+        return _weak(placed, evidence, tree)
+    node, reason = deciding.node, ""
+    later = SOURCE_ORDER[SOURCE_ORDER.index(deciding.source) + 1:]
+    for vote in sorted((v for v in placed if v.source in later), key=lambda v: -v.weight):
+        if tree.is_ancestor_or_self(node, vote.node) and vote.weight >= settings["refine_vote"]:
+            node = vote.node
+        elif (deciding.source != "seller" and vote.weight >= settings["conflict_vote"]
+              and tree.top_level(vote.node) != tree.top_level(node)):
+            reason = (f"the {deciding.source} says {tree.path_text(node)!r} but the "
+                      f"{vote.source} says {tree.path_text(vote.node)!r}")
+            node = tree.top_level(node)
+            break
+    agreeing = [v.weight for v in placed if tree.is_ancestor_or_self(node, v.node)
+                or tree.is_ancestor_or_self(v.node, node)]
+    confidence = 1.0 - float(np.prod([1.0 - min(w, 0.99) for w in agreeing]))
+    return _identity(node, confidence, reason, evidence, tree)
+
+
+def _weak(placed: list[Vote], evidence: list[Evidence], tree: Taxonomy) -> Identity:
+    """No source says enough: the best vote's top-level branch, or no node at all."""
+    strong = [v for v in placed if v.weight >= rules()["decide"]["weak_vote"]]
+    if not strong:
+        return Identity(None, "", "", 0.0, True, "no photo text, seller field or image class "
+                        "says what the product is", evidence)
+    best = max(strong, key=lambda v: v.weight)
+    return _identity(tree.top_level(best.node), best.weight,
+                     f"{WEAK_EVIDENCE}: the best signal ({best.source}: {best.value[:60]!r}) "
+                     f"holds only {best.weight:.0%}", evidence, tree)
+
+
+def _identity(node: int, confidence: float, reason: str, evidence: list[Evidence],
+              tree: Taxonomy) -> Identity:
+    return Identity(node, tree.path_text(node), product_type(node, tree),
+                    round(min(1.0, confidence), 4), bool(reason), reason, evidence)
+
+
+def refine_by_specialist(identity: Identity, specialist: CategoryPrediction | None,
+                         tree: Taxonomy) -> Identity:
+    """A closed-set classifier's class, mapped to Google, replaces the identity's node only
+    when it lies inside it (the fused identity already points into the specialist's branch)
+    and the specialist is sure. Agreeing with an identity that was unsure only for want of
+    evidence (not for a conflict) makes it sure."""
+    if specialist is None or identity.taxonomy_id is None or specialist.uncertain:
+        return identity
+    mapped = category_map(specialist.taxonomy)
+    node = next((mapped[name] for name in (specialist.label, *reversed(specialist.path))
+                 if name in mapped), None)
+    if node is None or not tree.is_ancestor_or_self(identity.taxonomy_id, node):
+        return identity
+    weight = round(rules()["weights"]["specialist"] * specialist.score, 4)
+    evidence = identity.evidence + [Evidence("specialist", specialist.label, node, weight,
+                                             f"{specialist.taxonomy} classifier")]
+    weak = identity.uncertain and identity.reason.startswith(WEAK_EVIDENCE)
+    sure = weak and weight >= rules()["decide"]["min_vote"]
+    confidence = 1.0 - (1.0 - identity.confidence) * (1.0 - weight) if sure else identity.confidence
+    return Identity(node, tree.path_text(node), product_type_words(specialist.label),
+                    round(confidence, 4), identity.uncertain and not sure,
+                    "" if sure else identity.reason, evidence)
+
+
+def product_type(node: int, tree: Taxonomy) -> str:
+    """What a buyer would search for a node: its name in ``[product_types]`` (a branch such as
+    "Luggage & Bags" is a "bag"), else its leaf name in the singular."""
+    named = rules()["product_types"].get(str(node))
+    return named or product_type_words(tree.node(node).name)
+
+
+def product_type_words(name: str) -> str:
+    """A node or class name as a lower-case singular phrase.
+
+    >>> product_type_words("Light Bulbs"), product_type_words("Dresses")
+    ('light bulb', 'dress')
+    >>> product_type_words("Batteries"), product_type_words("Vitamins & Supplements")
+    ('battery', 'vitamins & supplements')
+    """
+    words = name.lower().split()
+    if not words or "&" in words:
+        return " ".join(words)
+    last = words[-1]
+    for plural, singular in (("ies", "y"), ("sses", "ss"), ("shes", "sh"), ("ches", "ch"),
+                             ("xes", "x"), ("ses", "se"), ("s", "")):
+        if last.endswith(plural) and not last.endswith("ss"):
+            words[-1] = last[:-len(plural)] + singular
+            break
+    return " ".join(words)
+
+
+@lru_cache(maxsize=1)
+def default_identifier() -> Identifier:
+    """The process's identifier on the bundled text model (its weights load once)."""
+    return Identifier()
+
+
+class IdentifyStage:
+    """The ``identify`` stage: seller fields, pack text, the image recogniser and the
+    category specialist → ``Attributes.identity``. Runs after category and facts."""
+
+    name = "identify"
+
+    def __init__(self, identifier: Identifier | None = None):
+        self.identifier = identifier or default_identifier()
+
+    def wanted(self, selected: frozenset[str]) -> bool:
+        return self.name in selected
+
+    def run(self, context) -> str:
+        outputs = context.outputs
+        probabilities = (np.mean([o.probabilities for o in outputs], axis=0)
+                         if outputs else None)
+        attrs = context.attrs
+        attrs.identity = self.identifier.identify(attrs.seller, attrs.text_spans, probabilities,
+                                                  attrs.category)
+        attrs.tags = gate_tags(attrs.tags, attrs.identity, self.identifier.tree)
+        return "tagger:text_identity+vocab/taxonomy_map/imagenet.csv+vocab/identity.toml"
+
+
+def gate_tags(tags: list, identity: Identity, tree: Taxonomy) -> list:
+    """The tags that fit the identity's top-level branch (``[tag_gates]``)."""
+    if identity.taxonomy_id is None:
+        return tags
+    branch = tree.top_level(identity.taxonomy_id)
+    gates = rules()["tag_gates"]
+    domains = vocab.load("tagger", "vocab/tags.toml")["domains"]
+    kept = []
+    for tag in tags:
+        allowed = gates["groups"].get(tag.group)
+        for domain, names in domains.items():
+            if tag.name in names:
+                allowed = gates["domains"].get(domain, allowed)
+        if allowed is None or branch in allowed:
+            kept.append(tag)
+    return kept
+
+
+def outside_known_domains(identity: Identity | None, tree: Taxonomy | None = None) -> bool:
+    """Whether a sure identity lies outside every branch the shipped fashion and grocery
+    vocabularies cover (``[tag_gates.domains]``): then no garment part, fashion type or
+    grocery type can describe the product."""
+    if identity is None or identity.uncertain or identity.taxonomy_id is None:
+        return False
+    branch = (tree or taxonomy()).top_level(identity.taxonomy_id)
+    return all(branch not in branches for branches in rules()["tag_gates"]["domains"].values())

@@ -47,7 +47,7 @@ from describer.claims import (Claim, ClaimFinder, colour_claims, quantity_claims
 from describer.prompting import reads_like_instruction
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.types import TEXT_ENTITIES, Attributes
-from tagger.identify import outside_known_domains
+from tagger.identify import lacks_garment_parts, outside_known_domains
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -366,14 +366,18 @@ def _known(word: str, attribute_words: set[str]) -> bool:
 
 def part_violations(text: str, attributes: Attributes) -> list[Claim]:
     """Parts ``text`` names that no family of the product has in the training descriptions
-    ("has a round neck" for a handbag; any garment or shoe part for a product whose identity
-    lies outside the known families, such as a bulb). Unchecked (none) when a family has no
-    part list or the product has no family, and for parts the seller's own fields name."""
+    ("has a round neck" for a handbag; every garment, shoe or bag part for a product whose
+    identity lies outside those branches, such as a vitamin jar or a bulb). Unchecked (none)
+    when a family has no part list or the product has no family, and for parts the seller's
+    own fields name."""
     families = product_families(attributes)
-    known = {**claim_vocab.product_types().get("parts", {}), OUTSIDE_KNOWN_FAMILIES: []}
-    if not families or not families <= set(known):
+    known = claim_vocab.product_types().get("parts", {})
+    if lacks_garment_parts(attributes.identity):
+        allowed = set()
+    elif not families or not families <= set(known):
         return []
-    allowed = set().union(*(known[family] for family in families))
+    else:
+        allowed = set().union(*(known[family] for family in families))
     seller_text = " ".join(attributes.seller.values())
     claims = [Claim("part", match.group(0), match.start(), match.end(), name=word)
               for word, pattern in claim_vocab.part_patterns().items() if word not in allowed

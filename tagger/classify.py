@@ -7,6 +7,16 @@ A ``CategoryModel`` is a joblib bundle: a scikit-learn pipeline over the enabled
 blocks, the class → ancestor path (grocery: coarse → fine; fashion: master → sub → article
 type), a temperature fitted on validation photos and an "uncertain" cut-off. Coarser levels
 are sums of the fine probabilities, so predictions agree across levels by construction.
+
+A closed-set softmax is confident on things it never saw (nail polish → perfume), so a
+prediction is also flagged uncertain when its out-of-distribution score (``novelty``, from
+the logits: energy, max-logit or top probability, whichever separated unseen types best on
+validation photos; higher = farther from the training photos) is above ``ood_above``, a
+threshold chosen on validation photos. Logit scores miss inputs far
+from everything (a linear model extrapolates with large logits), so the input's distance to
+the training features (root-mean-square z-score under the pipeline's own scaler,
+``feature_distance``) is checked too, against ``distance_above``. Shipped models take their
+score and thresholds from ``tagger/vocab/specialists.toml``.
 Shipped models live in ``tagger/weights/category_*.joblib`` with model cards; a seller's own
 comes from ``listingsmith train classifier``.
 """
@@ -22,6 +32,7 @@ import numpy as np
 
 from tagger.aligner import AlignedImageText
 from tagger.colours import vocabulary as colour_vocabulary
+from listingsmith.core import vocab
 from listingsmith.core.errors import ModelError
 from listingsmith.core.registry import get_spec, load_once, resolve
 from tagger.tags import TagScorer, TagVocabulary, load_vocabulary, product_embedding
@@ -33,6 +44,31 @@ BLOCKS = ("image", "aligned", "colours", "ocr")
 
 SHIPPED = ("grocery", "fashion")
 """Bundled taxonomies: ``tagger/weights/category_<name>.joblib``."""
+
+NOVELTY_SCORES = ("energy", "max_logit", "max_probability")
+"""Out-of-distribution scores computed from a model's logits (higher = more novel)."""
+
+
+def specialist_settings() -> dict:
+    """``tagger/vocab/specialists.toml``: the OOD score, its val share, per shipped model."""
+    return vocab.load("tagger", "vocab/specialists.toml")
+
+
+def novelty_from_scores(scores: np.ndarray, kind: str, temperature: float = 1.0) -> np.ndarray:
+    """Per row of logits, how out-of-distribution it looks (higher = more novel):
+    ``energy`` is ``-T·logsumexp(logits/T)``, ``max_logit`` is ``-max(logits)``,
+    ``max_probability`` is ``-max(softmax(logits/T))``."""
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    if kind == "max_logit":
+        return -scores.max(axis=1)
+    logits = scores / temperature
+    top = logits.max(axis=1, keepdims=True)
+    log_total = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
+    if kind == "energy":
+        return -temperature * log_total
+    if kind == "max_probability":
+        return -np.exp(top[:, 0] - log_total)
+    raise ValueError(f"unknown novelty score {kind!r}; expected one of {NOVELTY_SCORES}")
 
 
 @dataclass(frozen=True)
@@ -173,6 +209,13 @@ class CategoryModel:
     image_head_classes: list[str] = field(default_factory=list)
     image_head_weight: float = 0.0
     """How much the head's log-probabilities add to the pipeline's scores (chosen on val)."""
+    ood_score: str = "energy"
+    """Which ``novelty`` score flags out-of-distribution inputs (one of ``NOVELTY_SCORES``)."""
+    ood_above: float | None = None
+    """Predictions whose novelty is above this are flagged uncertain (None: no OOD check,
+    e.g. a bundle saved before the check existed)."""
+    distance_above: float | None = None
+    """Inputs whose ``feature_distance`` is above this are flagged uncertain (None: no check)."""
 
     def __post_init__(self):
         self._head = None
@@ -225,10 +268,41 @@ class CategoryModel:
     def probabilities(self, features: np.ndarray,
                       tail_inputs: list[np.ndarray] | None = None) -> np.ndarray:
         """``(n, n_classes)`` temperature-scaled class probabilities."""
-        logits = self.scores(features, tail_inputs) / self.temperature
+        return self._softmax(self.scores(features, tail_inputs))
+
+    def _softmax(self, scores: np.ndarray) -> np.ndarray:
+        logits = scores / self.temperature
         logits -= logits.max(axis=1, keepdims=True)
         weights = np.exp(logits)
         return weights / weights.sum(axis=1, keepdims=True)
+
+    def novelty(self, features: np.ndarray, tail_inputs: list[np.ndarray] | None = None,
+                kind: str | None = None) -> np.ndarray:
+        """``(n,)`` out-of-distribution score of each row (``novelty_from_scores``; the
+        model's ``ood_score`` unless ``kind`` names another)."""
+        return novelty_from_scores(self.scores(features, tail_inputs), kind or self.ood_score,
+                                   self.temperature)
+
+    def feature_distance(self, features: np.ndarray) -> np.ndarray:
+        """``(n,)`` root-mean-square z-score of each row under the pipeline's scaler (about 1
+        for training-like inputs); zeros when the pipeline has no fitted scaler."""
+        features = np.atleast_2d(np.asarray(features, dtype=np.float64))
+        scaler = getattr(self.pipeline, "steps", [(None, None)])[0][1]
+        if getattr(scaler, "mean_", None) is None or getattr(scaler, "scale_", None) is None:
+            return np.zeros(len(features))
+        z = (features - scaler.mean_) / scaler.scale_
+        return np.sqrt(np.mean(z * z, axis=1))
+
+    def out_of_distribution(self, novelty: np.ndarray, distance: np.ndarray | None = None
+                            ) -> np.ndarray:
+        """Which rows are above the model's ``ood_above`` novelty or ``distance_above``
+        feature distance (none without thresholds)."""
+        flagged = np.zeros(len(novelty), dtype=bool)
+        if self.ood_above is not None:
+            flagged |= np.asarray(novelty) > self.ood_above
+        if self.distance_above is not None and distance is not None:
+            flagged |= np.asarray(distance) > self.distance_above
+        return flagged
 
     def level_probabilities(self, probabilities: np.ndarray, level: int) -> tuple[list[str], np.ndarray]:
         """Labels of one level and their probabilities (sums over the classes under each)."""
@@ -241,15 +315,21 @@ class CategoryModel:
 
     def predict(self, features: np.ndarray, top_k: int = 5,
                 tail_inputs: list[np.ndarray] | None = None) -> list[CategoryPrediction]:
-        """One prediction per row; the label is the finest level, ``path`` its ancestors."""
+        """One prediction per row; the label is the finest level, ``path`` its ancestors.
+        Uncertain: the top probability is below ``uncertain_below`` or the row looks
+        out-of-distribution (``ood_above``)."""
+        scores = self.scores(features, tail_inputs)
+        unseen = self.out_of_distribution(
+            novelty_from_scores(scores, self.ood_score, self.temperature),
+            self.feature_distance(features))
         results = []
-        for row in self.probabilities(features, tail_inputs):
+        for row, novel in zip(self._softmax(scores), unseen):
             order = np.argsort(-row)[:top_k]
             best = self.classes[order[0]]
             results.append(CategoryPrediction(
                 label=best, score=round(float(row[order[0]]), 4), taxonomy=self.name,
                 top_k=[(self.classes[i], round(float(row[i]), 4)) for i in order],
-                uncertain=bool(row[order[0]] < self.uncertain_below),
+                uncertain=bool(row[order[0]] < self.uncertain_below or novel),
                 path=list(self.paths[best])))
         return results
 
@@ -274,10 +354,23 @@ def load_category_model(path: str | Path) -> CategoryModel:
 
 
 def shipped_model(name: str) -> CategoryModel:
-    """A bundled taxonomy (registry ``category-<name>``, sha256-pinned), loaded once per process."""
+    """A bundled taxonomy (registry ``category-<name>``, sha256-pinned), loaded once per
+    process, with its OOD score and threshold from ``tagger/vocab/specialists.toml``."""
     if name not in SHIPPED:
         raise ModelError(f"unknown taxonomy {name!r}; shipped: {', '.join(SHIPPED)}, "
                          "or pass the path of a model from 'listingsmith train classifier'")
     spec = get_spec(f"category-{name}")
-    return load_once(spec, spec.name, lambda: load_category_model(
-        resolve(spec) / next(iter(spec.files))))
+    return load_once(spec, spec.name, lambda: with_shipped_settings(load_category_model(
+        resolve(spec) / next(iter(spec.files)))))
+
+
+def with_shipped_settings(model: CategoryModel) -> CategoryModel:
+    """The shipped model's OOD score and threshold from the data file (the bundle's own
+    when the file names none)."""
+    settings = specialist_settings()
+    entry = settings.get(model.name, {})
+    model.ood_score = entry.get("ood_score", settings.get("ood_score", model.ood_score))
+    for key in ("ood_above", "distance_above"):
+        if key in entry:
+            setattr(model, key, float(entry[key]))
+    return model

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from importlib import resources
 
 import numpy as np
 
@@ -45,7 +46,10 @@ def rules() -> dict:
 @lru_cache(maxsize=None)
 def category_map(name: str) -> dict[str, int]:
     """A mapping table of ``vocab/taxonomy_map`` (``imagenet``, ``fashion``, ``grocery`` …):
-    the source's own category → Google ID."""
+    the source's own category → Google ID; empty for a seller's own classifier, which has
+    no table (its classes then never refine an identity)."""
+    if not resources.files("tagger").joinpath(f"vocab/taxonomy_map/{name}.csv").is_file():
+        return {}
     rows = vocab.load("tagger", f"vocab/taxonomy_map/{name}.csv")
     return {row["source_category"]: int(row["google_id"]) for row in rows if row["google_id"]}
 
@@ -143,14 +147,25 @@ class Identifier:
                  for text, answer in zip(texts, self.text_model.predict(texts))]
         return votes + cue_votes(" ".join(texts), source)
 
+    def line_votes(self, lines: list[str]) -> list[Vote]:
+        """Each pack line of a few words read alone, discounted: product words ("Tape
+        Measure") drown among a pack's brand, claims and translations when all its lines are
+        read as one text, but a lone word ("Mika") is no evidence."""
+        settings = rules()["pack"]
+        lines = [line for line in lines if len(line.split()) >= settings["line_min_words"]]
+        if len(lines) < 2:
+            return []
+        return [Vote("pack", text, answer.google_id,
+                     answer.confidence * settings["line_discount"], "text model, one line")
+                for text, answer in zip(lines, self.text_model.predict(lines))]
+
     def votes(self, seller: dict[str, str], spans: list[TextSpan],
               image_probabilities: np.ndarray | None) -> list[Vote]:
         seller_texts = [seller[name] for name in SELLER_FIELDS if seller.get(name, "").strip()]
         pack = readable_lines(spans)
         votes = self.text_votes([" ".join(seller_texts)] if seller_texts else [], "seller")
-        # each line alone too: product words ("Tape Measure") drown among a pack's brand,
-        # claims and translations when all its lines are read as one text
-        votes += self.text_votes([" ".join(pack), *pack] if len(pack) > 1 else pack, "pack")
+        votes += self.text_votes([" ".join(pack)] if pack else [], "pack")
+        votes += self.line_votes(pack)
         image = image_vote(image_probabilities, self.tree)
         return votes + ([image] if image is not None else [])
 
@@ -317,3 +332,12 @@ def outside_known_domains(identity: Identity | None, tree: Taxonomy | None = Non
         return False
     branch = (tree or taxonomy()).top_level(identity.taxonomy_id)
     return all(branch not in branches for branches in rules()["tag_gates"]["domains"].values())
+
+
+def lacks_garment_parts(identity: Identity | None, tree: Taxonomy | None = None) -> bool:
+    """Whether a sure identity lies outside the branches whose products have garment, shoe
+    or bag parts (``[guard] part_branches``)."""
+    if identity is None or identity.uncertain or identity.taxonomy_id is None:
+        return False
+    branch = (tree or taxonomy()).top_level(identity.taxonomy_id)
+    return branch not in rules()["guard"]["part_branches"]

@@ -11,12 +11,13 @@ from PIL import Image, ImageDraw
 
 from listingsmith.cli import main
 from tagger.classify import (BLOCKS, OCR_GRAMS, CategoryModel, FeatureInputs, colour_histogram,
-                             fused_features, load_category_model, route)
+                             fused_features, load_category_model, novelty_from_scores, route,
+                             shipped_model, specialist_settings, with_shipped_settings)
 from tagger.colours import vocabulary as colour_vocabulary
 from listingsmith.core.errors import ModelError, ValidationError
 from tagger.tags import Calibration, TagGroup, TagVocabulary
-from tagger.train.classifier import (fit, fit_temperature, labelled_photos, split_rows,
-                                     uncertain_cutoff)
+from tagger.train.classifier import (fit, fit_temperature, labelled_photos, set_ood_thresholds,
+                                     split_rows, uncertain_cutoff)
 
 
 def inputs(seed: int, ocr: bool = True) -> FeatureInputs:
@@ -77,10 +78,57 @@ def test_predictions_are_consistent_across_levels():
 
 def test_uncertain_flag_follows_the_cutoff():
     model, x, _ = toy_model()
+    model.ood_above = model.distance_above = None  # the probability cut-off alone
     model.uncertain_below = 1.01
     assert all(p.uncertain for p in model.predict(x[:3]))
     model.uncertain_below = 0.0
     assert not any(p.uncertain for p in model.predict(x[:3]))
+
+
+def test_novelty_scores_from_logits():
+    scores = np.array([[10.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    energy = novelty_from_scores(scores, "energy")
+    np.testing.assert_allclose(energy, -np.log(np.exp(scores).sum(axis=1)))
+    assert energy[0] < energy[1]  # one strong logit: familiar; flat and weak: novel
+    np.testing.assert_allclose(novelty_from_scores(scores, "max_logit"), [-10.0, -1.0])
+    np.testing.assert_allclose(novelty_from_scores(scores, "max_probability")[1], -1 / 3)
+    np.testing.assert_allclose(novelty_from_scores(scores * 2, "energy", temperature=2.0),
+                               2 * energy)
+    with pytest.raises(ValueError, match="unknown novelty score"):
+        novelty_from_scores(scores, "entropy")
+
+
+def test_ood_check_flags_far_off_inputs_and_passes_familiar_ones():
+    model, x, labels = toy_model(uncertain_below=0.0)
+    model.uncertain_below = 0.0  # only the out-of-distribution check can flag
+    assert model.ood_score == specialist_settings()["ood_score"]
+    assert model.ood_above is not None and model.distance_above is not None
+    familiar = np.array([[0.1, -0.1, 0.0, 0.2], [3.0, 3.1, 2.9, 3.0], [6.0, 6.0, 5.9, 6.1]])
+    assert not any(p.uncertain for p in model.predict(familiar))
+    rng = np.random.default_rng(1)
+    far = rng.normal(0, 40, (5, 4))  # random features nowhere near any training photo
+    assert all(p.uncertain for p in model.predict(far))
+    between = np.full((1, 4), 1.5)  # halfway between two classes: weak, flat logits
+    assert model.novelty(between)[0] > model.novelty(familiar[:1])[0]
+    # thresholds come from val: flagging a larger share of val photos lowers them
+    stricter = set_ood_thresholds(model, x[1::2], ood_share=0.5, distance_share=0.5)
+    assert stricter.ood_above < max(model.novelty(x[1::2]))
+
+
+def test_shipped_specialists_take_ood_settings_from_the_data_file():
+    settings = specialist_settings()
+    model = CategoryModel(name="fashion", pipeline=None, classes=[], paths={}, levels=[], blocks=())
+    with_shipped_settings(model)
+    assert model.ood_score == settings["fashion"].get("ood_score", settings["ood_score"])
+    assert model.ood_above == settings["fashion"].get("ood_above")
+    fashion = shipped_model("fashion")
+    assert fashion.ood_above is not None and fashion.distance_above is not None
+    scaler = fashion.pipeline.steps[0][1]
+    centre = scaler.mean_[None]  # the training features' mean is as familiar as it gets
+    noise = np.random.default_rng(0).normal(0, 50, (3, len(scaler.mean_)))
+    distances = fashion.feature_distance(np.vstack([centre, noise]))
+    assert distances[0] == pytest.approx(0.0)
+    assert list(fashion.out_of_distribution(np.full(4, -np.inf), distances)) == [False] + [True] * 3
 
 
 def test_temperature_and_cutoff_calibration():

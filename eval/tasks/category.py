@@ -105,12 +105,15 @@ def run(data: Path, limit: int | None) -> TaskResult:
         top = probabilities.max(axis=1)
         index = {c: i for i, c in enumerate(model.classes)}
         correct = np.array([index.get(t, -1) for t in truth]) == probabilities.argmax(axis=1)
-        flagged = top < model.uncertain_below
+        flagged = (top < model.uncertain_below) | model.out_of_distribution(
+            model.novelty(x_test, tails), model.feature_distance(x_test))
         metrics[dataset]["uncertain_share"] = round(float(flagged.mean()), 4)
         metrics[dataset]["confident_accuracy"] = round(float(correct[~flagged].mean()), 4) if (~flagged).any() else None
         notes.append(f"{dataset}: {flagged.mean():.1%} of test predictions flagged uncertain "
-                     f"(top probability < {model.uncertain_below}); the others are right "
-                     f"{metrics[dataset]['confident_accuracy']:.1%} of the time")
+                     f"(top probability < {model.uncertain_below}, {model.ood_score} > "
+                     f"{model.ood_above} or feature distance > {model.distance_above}); the "
+                     f"others are right {metrics[dataset]['confident_accuracy']:.1%} of the time "
+                     "(OOD on unseen types: `python -m eval.run --task leave-types-out`)")
         if dataset == "grocery":
             confusion_png(model, probabilities, truth, 0, RESULTS / "category_confusion.png")
         train_rows = np.flatnonzero(table["splits"] == "train")

@@ -35,7 +35,8 @@ from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from tagger.classify import BLOCKS, CategoryFeaturizer, CategoryModel, FeatureInputs, fused_features
+from tagger.classify import (BLOCKS, CategoryFeaturizer, CategoryModel, FeatureInputs,
+                             fused_features, specialist_settings)
 from listingsmith.core.errors import ValidationError
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
@@ -103,7 +104,8 @@ def fit(name: str, x_train: np.ndarray, y_train: list[str], x_val: np.ndarray, y
                   "train_photos": int(len(y_train)), "val_photos": int(len(y_val)),
                   "classes": len(classes), "trained": datetime.date.today().isoformat()}
     log(f"chose C={c}: val accuracy {val_accuracy:.4f}, macro-F1 {macro_f1:.4f}, "
-        f"temperature {model.temperature}, uncertain below {model.uncertain_below}")
+        f"temperature {model.temperature}, uncertain below {model.uncertain_below}, "
+        f"{model.ood_score} above {model.ood_above}, distance above {model.distance_above}")
     return model
 
 
@@ -121,9 +123,28 @@ def calibrate(model: CategoryModel, x_val: np.ndarray, y_val: list[str],
     probabilities = model.probabilities(x_val[known], tails)
     predicted = probabilities.argmax(axis=1)
     model.uncertain_below = uncertain_cutoff(probabilities.max(axis=1), predicted == truth)
+    set_ood_thresholds(model, x_val[known], tails)
     nll = float(-np.log(probabilities[np.arange(len(truth)), truth] + 1e-12).mean())
     return (float(np.mean(predicted == truth)), float(f1_score(truth, predicted, average="macro")),
             nll)
+
+
+def set_ood_thresholds(model: CategoryModel, x_val: np.ndarray,
+                       tail_inputs: list[np.ndarray] | None = None,
+                       ood_share: float | None = None, distance_share: float | None = None
+                       ) -> CategoryModel:
+    """The out-of-distribution thresholds from val photos of the training classes: the
+    novelty and feature distance that flag ``ood_share`` and ``distance_share`` of them
+    (``tagger/vocab/specialists.toml`` unless given)."""
+    settings = specialist_settings()
+    ood_share = settings["ood_val_share"] if ood_share is None else ood_share
+    distance_share = settings["distance_val_share"] if distance_share is None else distance_share
+    model.ood_score = settings.get(model.name, {}).get("ood_score", settings["ood_score"])
+    novelty = model.novelty(x_val, tail_inputs)
+    model.ood_above = round(float(np.quantile(novelty, 1 - ood_share)), 4)
+    model.distance_above = round(float(np.quantile(model.feature_distance(x_val),
+                                                   1 - distance_share)), 4)
+    return model
 
 
 HEAD_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -177,11 +198,14 @@ def refit_on_val(model: CategoryModel, x_train: np.ndarray, y_train: list[str],
     return model
 
 
-def shipped_inputs(data: Path, dataset: str) -> dict:
+def shipped_inputs(data: Path, dataset: str, only_splits: tuple[str, ...] | None = None,
+                   blocks: tuple[str, ...] = BLOCKS) -> dict:
     """Per photo of a shipped data set: ``FeatureInputs``, label, split; plus the label paths.
 
     Photo features, OCR lines and colours come from the ``tagger.train.features`` caches
-    (computed on first use), so the numbers match what the pipeline computes.
+    (computed on first use), so the numbers match what the pipeline computes. ``only_splits``
+    keeps only those splits' photos; without the colours and ocr ``blocks`` the (slow) OCR
+    and colour attributes are left empty.
     """
     from tagger.train.data import fashion_rows, grocery_photos
     from tagger.train.features import image_features, pipeline_attributes
@@ -203,9 +227,14 @@ def shipped_inputs(data: Path, dataset: str) -> dict:
         levels, ocr = ["masterCategory", "subCategory", "articleType"], None
     else:
         raise ValidationError(f"--dataset: expected grocery or fashion, got {dataset!r}")
+    if only_splits is not None:
+        kept = [i for i, split in enumerate(splits) if split in only_splits]
+        relpaths, labels = [relpaths[i] for i in kept], [labels[i] for i in kept]
+        splits = [splits[i] for i in kept]
     features = image_features(root, relpaths, cache_name=dataset)
-    attributes = pipeline_attributes(root, relpaths, cache_name=dataset, features=features,
-                                     ocr=ocr is not None, ocr_only=ocr)
+    attributes = (pipeline_attributes(root, relpaths, cache_name=dataset, features=features,
+                                      ocr=ocr is not None, ocr_only=ocr)
+                  if {"colours", "ocr"} & set(blocks) else [{"ocr": [], "colours": []}] * len(relpaths))
     featurizer = CategoryFeaturizer()
     aligned = featurizer.aligned(features)
     ocr_vectors = featurizer.ocr_vectors([a["ocr"] for a in attributes])
@@ -215,6 +244,29 @@ def shipped_inputs(data: Path, dataset: str) -> dict:
     brands = grocery_brands(data) if dataset == "grocery" else {}
     return {"inputs": inputs, "labels": labels, "splits": np.array(splits), "paths": paths,
             "levels": levels, "root": root, "relpaths": relpaths, "brands": brands}
+
+
+def shipped_ood_thresholds(data: Path, dataset: str, log=print) -> dict[str, float]:
+    """The OOD thresholds of a shipped model from its val photos, for
+    ``tagger/vocab/specialists.toml`` (the weights stay as they are). The shipped pipeline was
+    refitted on train + val, so its val scores are a little more confident than unseen
+    photos': the test share flagged comes out above the val share
+    (``python -m eval.run --task leave-types-out`` measures it)."""
+    from tagger.classify import shipped_model
+    from tagger.train.image_head import tail_inputs
+
+    model = shipped_model(dataset)
+    table = shipped_inputs(data, dataset, only_splits=("val",), blocks=model.blocks)
+    x = feature_matrix(table["inputs"], model.blocks)
+    tails = None
+    if model.needs_tail_inputs:
+        maps, photo = tail_inputs(table["root"], table["relpaths"], views=1, cache_name=dataset)
+        tails = [maps[photo == j] for j in range(len(x))]
+    set_ood_thresholds(model, x, tails)
+    values = {"ood_score": model.ood_score, "ood_above": model.ood_above,
+              "distance_above": model.distance_above}
+    log(f"[{dataset}] from {len(x)} val photos: " + ", ".join(f"{k} = {v}" for k, v in values.items()))
+    return values
 
 
 def grocery_brands(data: Path) -> dict[str, str]:
@@ -337,7 +389,10 @@ def model_card(model: CategoryModel, source: str, argv: list[str], seconds: int)
         f"on val{', then refitted on train + val' if card.get('refit_on') else ''}); "
         f"temperature {model.temperature} fitted on val; predictions below "
         f"{model.uncertain_below} top probability are flagged uncertain (above it, val "
-        f"predictions were right ≥ {CONFIDENT_PRECISION:.0%} of the time).", "",
+        f"predictions were right ≥ {CONFIDENT_PRECISION:.0%} of the time), and so are inputs "
+        f"that look out-of-distribution: {model.ood_score} above {model.ood_above} or feature "
+        f"distance above {model.distance_above} (thresholds from val photos; shipped models "
+        "take theirs from `tagger/vocab/specialists.toml`).", "",
         *([f"**Tuned image head.** The backbone's last block and head convolution, fine-tuned "
            f"with a linear layer over the classes (`tagger.image_head`, "
            f"`tagger.train.image_head`): {card['image_head']['epochs']} epochs over "
@@ -371,6 +426,9 @@ def _parser() -> argparse.ArgumentParser:
                              "(0: none; default: 6 for grocery, 3 for fashion, 0 for --images)")
     parser.add_argument("--head-epochs", type=int, default=HEAD_EPOCHS)
     parser.add_argument("--out", type=Path, default=None, help="where to save the model (.joblib)")
+    parser.add_argument("--ood-thresholds", action="store_true",
+                        help="with --dataset: only print the shipped model's out-of-distribution "
+                             "thresholds from val photos (for tagger/vocab/specialists.toml)")
     return parser
 
 
@@ -378,6 +436,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    if args.dataset and args.ood_thresholds:
+        from tagger.train.data import default_data_dir
+
+        shipped_ood_thresholds(args.data or default_data_dir(), args.dataset)
+        return
     if args.dataset:
         from tagger.train.data import default_data_dir
 

@@ -32,11 +32,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from PIL import Image, ImageFilter
+from PIL import Image
 
-from eval.synthetic_packs import (BLUR_P, BLUR_RADIUS, DEFAULT_FONTS, JPEG_P, JPEG_QUALITY,
-                                  MAX_DEGREES, ROTATE_P, SYLLABLES, _distractor, _draw_label,
-                                  _fit_background, _jpeg, backgrounds)
+from eval.synthetic_packs import (DEFAULT_FONTS, MAX_DEGREES, ROTATE_P, SYLLABLES, _distractor,
+                                  _draw_label, _fit_background, backgrounds, degrade)
 
 NODES_FILE = Path(__file__).with_name("synthetic_identity_nodes.toml")
 EXCLUDED_BRANCHES = ("Apparel & Accessories", "Food, Beverages & Tobacco")
@@ -199,12 +198,7 @@ def render_identity_pack(node: dict, claims: dict[str, list[str]], background: I
         x = rng.randint(0, photo.width - label.width)
         y = rng.randint(0, photo.height - label.height)
         photo.paste(label, (x, y), label)
-    blur = rng.uniform(*BLUR_RADIUS) if rng.random() < BLUR_P else 0.0
-    if blur:
-        photo = photo.filter(ImageFilter.GaussianBlur(blur))
-    quality = rng.randint(*JPEG_QUALITY) if rng.random() < JPEG_P else 0
-    if quality:
-        photo = _jpeg(photo, quality)
+    photo, blur, quality = degrade(photo, rng)
     settings = {"font": Path(font_path).stem, "glyph_px": glyph_px, "degrees": round(degrees, 1),
                 "blur": round(blur, 2), "jpeg_quality": quality}
     source = str(getattr(background, "filename", "") or "")

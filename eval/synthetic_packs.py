@@ -431,6 +431,18 @@ def _fit_background(photo: Image.Image, label_size: tuple[int, int]) -> Image.Im
     return photo.convert("RGB").resize(size, Image.Resampling.BICUBIC)
 
 
+def degrade(photo: Image.Image, rng) -> tuple[Image.Image, float, int]:
+    """A phone photo's flaws, drawn from ``rng``: sometimes a blur, sometimes JPEG re-encoding;
+    the photo, the blur radius (0: none) and the JPEG quality (0: none)."""
+    blur = rng.uniform(*BLUR_RADIUS) if rng.random() < BLUR_P else 0.0
+    if blur:
+        photo = photo.filter(ImageFilter.GaussianBlur(blur))
+    quality = rng.randint(*JPEG_QUALITY) if rng.random() < JPEG_P else 0
+    if quality:
+        photo = _jpeg(photo, quality)
+    return photo, blur, quality
+
+
 def _jpeg(photo: Image.Image, quality: int) -> Image.Image:
     buffer = io.BytesIO()
     photo.save(buffer, format="JPEG", quality=quality)
@@ -455,12 +467,7 @@ def render_pack(background: Image.Image, rng: random.Random, *, fonts: list[str]
     photo = _fit_background(background, label.size)
     x, y = rng.randint(0, photo.width - label.width), rng.randint(0, photo.height - label.height)
     photo.paste(label, (x, y), label)
-    blur = rng.uniform(*BLUR_RADIUS) if rng.random() < BLUR_P else 0.0
-    if blur:
-        photo = photo.filter(ImageFilter.GaussianBlur(blur))
-    quality = rng.randint(*JPEG_QUALITY) if rng.random() < JPEG_P else 0
-    if quality:
-        photo = _jpeg(photo, quality)
+    photo, blur, quality = degrade(photo, rng)
     settings = {"font": Path(font_path).stem, "glyph_px": glyph_px, "degrees": round(degrees, 1),
                 "blur": round(blur, 2), "jpeg_quality": quality}
     source = str(getattr(background, "filename", "") or "")

@@ -84,6 +84,39 @@ def cue_votes(text: str, source: str) -> list[Vote]:
             for match in [pattern.search(text)] if match]
 
 
+@lru_cache(maxsize=1)
+def _node_names() -> dict[str, int]:
+    """Taxonomy leaf names a text can state outright ("tennis ball" → Tennis Balls), singular
+    and lower case: only names no other node shares, without "&" or ",", and single words of
+    at least ``[names] min_letters`` letters."""
+    tree = taxonomy()
+    counts: dict[str, list[int]] = {}
+    for node in tree.ids():
+        counts.setdefault(product_type_words(tree.node(node).name), []).append(node)
+    min_letters = rules()["names"]["min_letters"]
+    return {name: nodes[0] for name, nodes in counts.items()
+            if len(nodes) == 1 and not re.search(r"[&,()]", name)
+            and (" " in name or len(name) >= min_letters)}
+
+
+def name_votes(text: str, source: str) -> list[Vote]:
+    """Votes for the taxonomy nodes ``text`` names outright, longest names first, each word
+    used once: the words on a pack or in a title that say what the product is."""
+    words = re.findall(r"[a-z]+(?:-[a-z]+)*", text.lower())
+    confidence = rules()["names"]["confidence"]
+    names, used, votes = _node_names(), set(), []
+    for size in (4, 3, 2, 1):
+        for start in range(len(words) - size + 1):
+            span = set(range(start, start + size))
+            node = names.get(product_type_words(" ".join(words[start:start + size])))
+            if node is not None and not span & used:
+                used |= span
+                votes.append(Vote(source, " ".join(words[start:start + size]), node,
+                                  confidence[min(size, len(confidence)) - 1],
+                                  "names the taxonomy node"))
+    return votes
+
+
 def readable_lines(spans: list[TextSpan]) -> list[str]:
     """The OCR lines the bundled English text model can read, tallest first."""
     settings = rules()["pack"]
@@ -145,7 +178,8 @@ class Identifier:
         votes = [Vote(source, text, answer.google_id, answer.confidence,
                       f"text model: {answer.path or 'no branch'}")
                  for text, answer in zip(texts, self.text_model.predict(texts))]
-        return votes + cue_votes(" ".join(texts), source)
+        joined = " ".join(texts)
+        return votes + cue_votes(joined, source) + name_votes(joined, source)
 
     def line_votes(self, lines: list[str]) -> list[Vote]:
         """Each pack line of a few words read alone, discounted: product words ("Tape

@@ -115,3 +115,13 @@ def test_json_from_before_identity_still_loads(old_version):
     data.pop("identity")
     data["schema_version"] = old_version
     assert Attributes.from_dict(data).identity is None
+
+
+def test_a_pack_that_names_a_taxonomy_node_votes_for_it():
+    identifier = Identifier(FakeTextModel({}))
+    identity = identifier.identify({}, [span("Mika"), span("10-year battery"),
+                                        span("Smoke Detector"), span("85 dB")])
+    assert identity.taxonomy_path.endswith("Smoke Detectors") and not identity.uncertain
+    balls = identifier.identify({}, [span("Firabel"), span("Balles de tennis"),
+                                     span("Tennis Balls")])
+    assert balls.taxonomy_path == "Sporting Goods > Athletics > Tennis > Tennis Balls"

@@ -367,20 +367,24 @@ def _known(word: str, attribute_words: set[str]) -> bool:
 def part_violations(text: str, attributes: Attributes) -> list[Claim]:
     """Parts ``text`` names that no family of the product has in the training descriptions
     ("has a round neck" for a handbag; every garment, shoe or bag part for a product whose
-    identity lies outside those branches, such as a vitamin jar or a bulb). Unchecked (none)
+    identity lies outside those branches, such as a vitamin jar or a bulb, including the
+    ``garment_only_parts`` of ``guard.toml`` such as "upper"). Unchecked (none)
     when a family has no part list or the product has no family, and for parts the seller's
     own fields name."""
     families = product_families(attributes)
     known = claim_vocab.product_types().get("parts", {})
+    patterns = claim_vocab.part_patterns()
     if lacks_garment_parts(attributes.identity):
         allowed = set()
+        patterns = {**patterns, **{word: claim_vocab.part_pattern(word)
+                                   for word in claim_vocab.word_list("garment_only_parts")}}
     elif not families or not families <= set(known):
         return []
     else:
         allowed = set().union(*(known[family] for family in families))
     seller_text = " ".join(attributes.seller.values())
     claims = [Claim("part", match.group(0), match.start(), match.end(), name=word)
-              for word, pattern in claim_vocab.part_patterns().items() if word not in allowed
+              for word, pattern in patterns.items() if word not in allowed
               for match in pattern.finditer(text) if not pattern.search(seller_text)]
     return sorted(claims, key=lambda c: (c.start, c.end))
 

@@ -125,3 +125,14 @@ def test_a_pack_that_names_a_taxonomy_node_votes_for_it():
     balls = identifier.identify({}, [span("Firabel"), span("Balles de tennis"),
                                      span("Tennis Balls")])
     assert balls.taxonomy_path == "Sporting Goods > Athletics > Tennis > Tennis Balls"
+
+
+def test_shoe_words_that_are_also_ordinary_words_leave_a_bulbs_listing():
+    from describer.guard import default_guard
+
+    bulb = Identity(BULBS, taxonomy().path_text(BULBS), "light bulb", 0.9, False)
+    kept, dropped = default_guard().ground("Synthetic upper. Easy to install.",
+                                           Attributes(identity=bulb))
+    assert kept == "Easy to install." and [c.text for c in dropped] == ["upper"]
+    dress = Identity(DRESSES, taxonomy().path_text(DRESSES), "dress", 0.9, False)
+    assert "upper" in default_guard().ground("Synthetic upper.", Attributes(identity=dress))[0]

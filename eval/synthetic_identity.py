@@ -13,8 +13,13 @@ image then shows something else, as a pack's artwork often does), or a plain col
 a small photo inset. Rotation, blur and JPEG as in ``eval/synthetic_packs.py``, whose drawing
 helpers this reuses. Pack ``i`` depends only on the seed and ``i``.
 
-``python -m eval.synthetic_identity [--count N] [--seed S] [--out DIR]`` writes the images and
-``truth.csv`` (default: under ``$LISTINGSMITH_CACHE/synthetic_identity``; never the repo).
+``eval/synthetic_identity_holdout_nodes.toml`` is a second node table in the same format (40
+other nodes in 14 branches) that nobody tunes the fusion on: pass it as ``nodes`` (``--nodes``)
+to render the held-out set.
+
+``python -m eval.synthetic_identity [--count N] [--seed S] [--nodes FILE] [--out DIR]`` writes
+the images and ``truth.csv`` (default: under ``$LISTINGSMITH_CACHE/synthetic_identity``; never
+the repo).
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ from eval.synthetic_packs import (DEFAULT_FONTS, MAX_DEGREES, ROTATE_P, SYLLABLE
                                   _draw_label, _fit_background, backgrounds, degrade)
 
 NODES_FILE = Path(__file__).with_name("synthetic_identity_nodes.toml")
+"""The tuning set's nodes: the fusion rules are tuned on packs of these."""
+HOLDOUT_NODES_FILE = Path(__file__).with_name("synthetic_identity_holdout_nodes.toml")
+"""Held-out nodes, never tuned on (none of them in ``NODES_FILE``)."""
 EXCLUDED_BRANCHES = ("Apparel & Accessories", "Food, Beverages & Tobacco")
 """The branches the shared photos (fashion, groceries) already cover: no node may lie in them."""
 LANGUAGES = ("de", "fr", "es", "it")
@@ -217,10 +225,11 @@ def node_order(nodes: list[dict], seed: int) -> list[dict]:
 
 
 def iter_identity_packs(data: Path, count: int = DEFAULT_COUNT, seed: int = 0,
-                        start: int = 0) -> Iterator[IdentityPack]:
-    """Packs ``start`` .. ``count - 1``; pack ``i`` depends only on ``seed`` and ``i``."""
-    order = node_order(load_nodes(), seed)
-    claims = load_claims()
+                        start: int = 0, nodes: Path = NODES_FILE) -> Iterator[IdentityPack]:
+    """Packs ``start`` .. ``count - 1`` naming the nodes of the table ``nodes``; pack ``i``
+    depends only on that table, ``seed`` and ``i``."""
+    order = node_order(load_nodes(nodes), seed)
+    claims = load_claims(nodes)
     photos = backgrounds(data)
     for index in range(start, count):
         rng = random.Random(f"identity:{seed}:{index}")
@@ -229,10 +238,10 @@ def iter_identity_packs(data: Path, count: int = DEFAULT_COUNT, seed: int = 0,
             yield render_identity_pack(node, claims, photo, rng, fonts=DEFAULT_FONTS)
 
 
-def set_folder(root: Path, count: int, seed: int) -> Path:
-    """``root/seed<S>-n<N>-<hash>``: the hash covers the node table and this module, so a
-    change to either renders a fresh set instead of reusing a stale one."""
-    digest = hashlib.sha256(NODES_FILE.read_bytes() + Path(__file__).read_bytes()).hexdigest()
+def set_folder(root: Path, count: int, seed: int, nodes: Path = NODES_FILE) -> Path:
+    """``root/seed<S>-n<N>-<hash>``: the hash covers the node table ``nodes`` and this module,
+    so another table or a change to either renders a fresh set instead of reusing a stale one."""
+    digest = hashlib.sha256(Path(nodes).read_bytes() + Path(__file__).read_bytes()).hexdigest()
     return root / f"seed{seed}-n{count}-{digest[:10]}"
 
 
@@ -245,7 +254,8 @@ def default_root() -> Path:
 TRUTH_FIELDS = ("file", "google_id", "google_path", "layout", "lines", "background", "settings")
 
 
-def write_set(data: Path, folder: Path, count: int = DEFAULT_COUNT, seed: int = 0) -> Path:
+def write_set(data: Path, folder: Path, count: int = DEFAULT_COUNT, seed: int = 0,
+              nodes: Path = NODES_FILE) -> Path:
     """Render ``count`` packs into ``folder`` as JPEGs with ``truth.csv``; a folder that already
     holds a complete ``truth.csv`` is reused. Returns the CSV's path."""
     from tagger.taxonomy import taxonomy
@@ -256,7 +266,7 @@ def write_set(data: Path, folder: Path, count: int = DEFAULT_COUNT, seed: int = 
     folder.mkdir(parents=True, exist_ok=True)
     tax = taxonomy()
     rows = []
-    for index, pack in enumerate(iter_identity_packs(data, count, seed)):
+    for index, pack in enumerate(iter_identity_packs(data, count, seed, nodes=nodes)):
         name = f"pack-{index:04d}.jpg"
         pack.image.save(folder / name, quality=SAVE_QUALITY)
         rows.append({"file": name, "google_id": pack.google_id,
@@ -273,9 +283,11 @@ def write_set(data: Path, folder: Path, count: int = DEFAULT_COUNT, seed: int = 
 
 
 def cached_set(data: Path, count: int = DEFAULT_COUNT, seed: int = 0,
-               root: Path | None = None) -> Path:
-    """The truth CSV of the set for ``count`` and ``seed``, rendered once into the cache."""
-    return write_set(data, set_folder(root or default_root(), count, seed), count, seed)
+               root: Path | None = None, nodes: Path = NODES_FILE) -> Path:
+    """The truth CSV of the set for ``count``, ``seed`` and the node table ``nodes``, rendered
+    once into the cache."""
+    folder = set_folder(root or default_root(), count, seed, nodes)
+    return write_set(data, folder, count, seed, nodes)
 
 
 def read_truth(path: Path) -> list[dict[str, str]]:
@@ -292,15 +304,18 @@ def main(argv: list[str] | None = None) -> int:
         "LISTINGSMITH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")))
     parser.add_argument("--count", type=int, default=DEFAULT_COUNT)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nodes", type=Path, default=NODES_FILE,
+                        help="node table (default: the tuning set; "
+                             f"the held-out set is {HOLDOUT_NODES_FILE.name})")
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for the images and truth.csv (default: the cache)")
     args = parser.parse_args(argv)
-    problems = check_nodes(load_nodes())
+    problems = check_nodes(load_nodes(args.nodes))
     if problems:
         print("synthetic_identity: error: " + "; ".join(problems), file=sys.stderr)
         return 2
-    truth = (write_set(args.data, args.out, args.count, args.seed) if args.out
-             else cached_set(args.data, args.count, args.seed))
+    truth = (write_set(args.data, args.out, args.count, args.seed, args.nodes) if args.out
+             else cached_set(args.data, args.count, args.seed, nodes=args.nodes))
     print(f"wrote {args.count} packs and {truth}")
     return 0
 

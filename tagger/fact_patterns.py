@@ -77,6 +77,32 @@ class Patterns:
     brand_reject: re.Pattern
 
 
+def _alias_pattern(alias: str, clear_end: frozenset[str]) -> str:
+    """One unit alias as a pattern: words joined by dots or spaces; a clear end if it needs one."""
+    words = [word for word in re.split(r"[\s.]+", fold(alias)) if word]
+    pattern = r"[.\s]{0,3}".join(re.escape(word) for word in words)
+    if fold(alias) in clear_end:
+        pattern += rf"(?=\s{{0,3}}(?:$|[^\w\s]|[x×]{_LETTER_AFTER}))"
+    return pattern
+
+
+def _alternation(aliases: Iterable[str], clear_end: frozenset[str]) -> str:
+    """Longest-first alternation of ``aliases``, not followed by a letter or digit."""
+    parts = sorted(((len(alias), _alias_pattern(alias, clear_end)) for alias in aliases),
+                   reverse=True)
+    return "(?:" + "|".join(pattern for _, pattern in parts) + r")(?![^\W_])"
+
+
+def _alternations(table: Iterable[Unit]) -> tuple[dict[str, Unit], str, str]:
+    """(unit by alias key, alternation of every alias, alternation of the length aliases)."""
+    table = list(table)
+    clear_end = frozenset(fold(alias) for alias in units_vocab()["aliases_needing_clear_end"])
+    by_alias = {squash(alias): unit for unit in table for alias in unit.aliases}
+    lengths = [alias for unit in table if unit.dimension == "length" for alias in unit.aliases]
+    aliases = [alias for unit in table for alias in unit.aliases]
+    return by_alias, _alternation(aliases, clear_end), _alternation(lengths, clear_end)
+
+
 @lru_cache(maxsize=1)
 def compiled_patterns() -> Patterns:
     """The patterns of the current ``units.json``, compiled on first use."""
@@ -84,23 +110,8 @@ def compiled_patterns() -> Patterns:
     cues = vocab["cues"]
     distractors = vocab["distractors"]
 
-    by_alias: dict[str, Unit] = {}
-    unit_parts, length_parts = [], []
-    clear_end = {fold(alias) for alias in vocab["aliases_needing_clear_end"]}
-    clear_end_lookahead = rf"(?=\s{{0,3}}(?:$|[^\w\s]|[x×]{_LETTER_AFTER}))"
-    for unit in units().values():
-        for alias in unit.aliases:
-            by_alias[squash(alias)] = unit
-            words = [word for word in re.split(r"[\s.]+", fold(alias)) if word]
-            pattern = r"[.\s]{0,3}".join(re.escape(word) for word in words)
-            if fold(alias) in clear_end:
-                pattern += clear_end_lookahead
-            unit_parts.append((len(alias), pattern))
-            if unit.dimension == "length":
-                length_parts.append((len(alias), pattern))
-    unit_alt = "(?:" + "|".join(p for _, p in sorted(unit_parts, reverse=True)) + r")(?![^\W_])"
-    length_alt = "(?:" + "|".join(p for _, p in sorted(length_parts, reverse=True)) + r")(?![^\W_])"
-
+    amlc = {name: unit for name, unit in units().items() if name in vocab["units"]}
+    by_alias, unit_alt, length_alt = _alternations(amlc.values())
     labels = {fold(k): v for k, v in cues["dimension_labels"].items()}
     label = "[" + "".join(re.escape(k) for k in labels) + "](?![a-wyz])"
     separators = "|".join(re.escape(fold(s)) for s in sorted(vocab["range_separators"], key=len,
@@ -144,4 +155,63 @@ def compiled_patterns() -> Patterns:
         ingredient_word=re.compile(ingredient),
         ingredient_before=re.compile(ingredient + r"\W*$"),
         brand_reject=re.compile(_phrases(brand["reject_words"])),
+    )
+
+
+@dataclass(frozen=True)
+class ProductPatterns:
+    """The patterns of ``units.json``'s ``product_facts`` (``tagger.more_facts``), built once.
+
+    ``reading`` is the Amazon-ML-2024 single reading over every unit, with a ``+`` after the
+    number ("3+ years") and a hyphen before count units ("2-pack").
+    """
+
+    reading: re.Pattern
+    units: dict[str, Unit]
+    prefixed: dict[str, re.Pattern]
+    multipack: re.Pattern
+    codes: dict[str, re.Pattern]
+    trailing: dict[str, re.Pattern]
+    line_cues: dict[str, re.Pattern]
+    strength_line: re.Pattern
+
+
+@lru_cache(maxsize=1)
+def product_patterns() -> ProductPatterns:
+    """The product-fact patterns of the current ``units.json``, compiled on first use."""
+    vocab = units_vocab()
+    rules = vocab["product_facts"]
+    table = list(units().values())
+    by_alias, unit_alt, _ = _alternations(table)
+    clear_end = frozenset(fold(alias) for alias in vocab["aliases_needing_clear_end"])
+    hyphen_alt = _alternation([alias for unit in table if unit.dimension in rules["hyphen_dimensions"]
+                               for alias in unit.aliases], clear_end)
+    separators = "|".join(re.escape(fold(s)) for s in sorted(vocab["range_separators"], key=len,
+                                                               reverse=True))
+    plus = r"(?P<plus>\s{0,2}\+)?"
+    single = (rf"(?:(?P<lo>{_NUMBER})(?:{_SPACE}(?P<lo_unit>{unit_alt}))?{_SPACE}"
+              rf"(?P<sep>{separators}){_SPACE})?(?P<num>{_NUMBER}){plus}"
+              rf"(?:{_SPACE}(?P<unit>{unit_alt})|\s{{0,2}}-\s{{0,2}}(?P<hunit>{hyphen_alt}))")
+    ranged = (rf"[\s:]{{0,3}}(?P<num>{_NUMBER})(?:{_SPACE}(?:-|–|to){_SPACE}(?P<hi>{_NUMBER}))?"
+              rf"{plus}(?:{_SPACE}(?P<unit>{unit_alt}))?")
+    multiple = _alternation([alias for unit in table
+                             if unit.dimension in rules["multipack"]["dimensions"]
+                             for alias in unit.aliases], clear_end)
+    codes = {entity: re.compile(r"(?<![\w.\-/])(?:" + "|".join(
+                 re.escape(fold(code)) for code in sorted(spelled, key=len, reverse=True))
+                 + r")(?![\w\-/]|\.[0-9])") for entity, spelled in rules["codes"].items()}
+    cues = rules["line_cues"]
+    return ProductPatterns(
+        reading=re.compile(rf"{_NUMBER_START}{single}"),
+        units=by_alias,
+        prefixed={entity: re.compile(_phrases(spec["words"]) + ranged)
+                  for entity, spec in rules["prefixed"].items()},
+        multipack=re.compile(rf"(?<![\w.,])(?P<num>[1-9][0-9]{{0,2}}){_SPACE}[x×]{_SPACE}"
+                             rf"{_NUMBER}{_SPACE}{multiple}"),
+        codes=codes,
+        trailing={entity: re.compile(r"^\W{0,3}" + _phrases(words))
+                  for entity, words in rules["trailing"].items()},
+        line_cues={entity: re.compile(_phrases(spec["words"])) for entity, spec in cues.items()},
+        strength_line=re.compile(_phrases(vocab["distractors"]["ingredient_words"]
+                                          + rules["strength_words"])),
     )

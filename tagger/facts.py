@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from listingsmith.core.types import Fact, TextSpan, entity_units
-from listingsmith.core.units import Unit, units, units_vocab
+from listingsmith.core.units import Unit, amlc_entities, units, units_vocab
 from tagger.fact_patterns import Patterns, compiled_patterns, fold, squash
 
 __all__ = ["MIN_CONFIDENCE", "best_fact", "extract_brand", "parse_facts", "parse_value",
@@ -61,8 +61,9 @@ class _Number:
     repaired: bool
 
 
-def _number(text: str) -> _Number | None:
-    """The value of a matched number, or None when it looks like a code rather than a quantity."""
+def read_number(text: str, *, allow_zero: bool = False) -> _Number | None:
+    """The value of a matched number, or None when it looks like a code rather than a quantity
+    (zero too, unless ``allow_zero``: "0+ months" is an age)."""
     repaired = any(char in "oils" for char in text)
     digits = text.translate(_OCR_DIGITS)
     if _THOUSANDS.fullmatch(digits):
@@ -73,7 +74,7 @@ def _number(text: str) -> _Number | None:
     if len(integer) > _MAX_INTEGER_DIGITS or (len(integer) > 1 and integer.startswith("0")):
         return None
     value = float(digits)
-    return _Number(value, repaired) if value > 0 else None
+    return _Number(value, repaired) if value > 0 or (allow_zero and value == 0) else None
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def _box_reading(match: re.Match, patterns: Patterns) -> list[_Reading]:
     for i in (1, 2, 3):
         if match.group(f"d{i}") is None:
             continue
-        number = _number(match.group(f"d{i}"))
+        number = read_number(match.group(f"d{i}"))
         if number is None:
             return []
         unit = patterns.units[squash(match.group(f"u{i}") or match.group("du"))]
@@ -127,7 +128,7 @@ def _box_reading(match: re.Match, patterns: Patterns) -> list[_Reading]:
 
 def _single_readings(match: re.Match, patterns: Patterns) -> list[_Reading]:
     """A number with a unit, or a range/fraction ending in one; a two-unit pair is two readings."""
-    number = _number(match.group("num"))
+    number = read_number(match.group("num"))
     if number is None:
         return []
     unit = patterns.units[squash(match.group("unit"))]
@@ -135,7 +136,7 @@ def _single_readings(match: re.Match, patterns: Patterns) -> list[_Reading]:
                      repaired=number.repaired)
     if match.group("lo") is None:
         return [whole]
-    low = _number(match.group("lo"))
+    low = read_number(match.group("lo"))
     low_unit = patterns.units[squash(match.group("lo_unit"))] if match.group("lo_unit") else None
     if low is None:
         return [whole]
@@ -156,12 +157,12 @@ def _single_readings(match: re.Match, patterns: Patterns) -> list[_Reading]:
 # --------------------------------------------------------------------------- readings -> facts
 
 
-def _has_word(text: str) -> bool:
+def has_word(text: str) -> bool:
     """Whether ``text`` holds a letter or digit (a gap of only " (" or " / " joins equivalents)."""
     return re.search(r"[^\W_]", text) is not None
 
 
-def _nearest_cue(text: str, entities: Iterable[str], patterns: Patterns) -> str | None:
+def nearest_cue(text: str, entities: Iterable[str], patterns: Patterns) -> str | None:
     """The entity whose cue ends last in ``text``; on a tie the longer cue wins ("max weight")."""
     best: tuple[int, int, str] | None = None
     for entity in entities:
@@ -181,6 +182,7 @@ def _single_entity(reading: _Reading, cue_gap: str, after: str,
                    patterns: Patterns) -> tuple[str | None, bool]:
     """(entity, whether a cue named it) for a one-number reading; None: no entity can be told."""
     unit = reading.quantities[0][1]
+    entities = [entity for entity in unit.entities if entity in amlc_entities()]
     if reading.dimension == "length":
         for entity, trailing in patterns.trailing_length.items():
             if trailing.search(after):
@@ -188,8 +190,8 @@ def _single_entity(reading: _Reading, cue_gap: str, after: str,
         label = patterns.label_at_end.search(cue_gap)
         if label:
             return patterns.dimension_labels[label.group(1)], True
-        return _nearest_cue(cue_gap, unit.entities, patterns), True
-    cued = _nearest_cue(cue_gap, unit.entities, patterns)
+        return nearest_cue(cue_gap, entities, patterns), True
+    cued = nearest_cue(cue_gap, entities, patterns)
     if cued:
         return cued, True
     default = units_vocab()["default_entity"].get(reading.dimension)
@@ -285,7 +287,7 @@ def _span_facts(span: TextSpan, patterns: Patterns) -> list[Fact]:
     for index, reading in enumerate(readings):
         gap_start = readings[index - 1].end if index else 0
         gap = line[gap_start:reading.start]
-        if index == 0 or _has_word(gap):  # otherwise "(750 mL)" keeps the cue of what it restates
+        if index == 0 or has_word(gap):  # otherwise "(750 mL)" keeps the cue of what it restates
             cue_gap = gap
         after_end = readings[index + 1].start if index + 1 < len(readings) else len(line)
         facts.extend(_reading_facts(reading, cue_gap, line[reading.end:after_end], span, line,
@@ -294,7 +296,8 @@ def _span_facts(span: TextSpan, patterns: Patterns) -> list[Fact]:
 
 
 def parse_facts(spans: list[TextSpan]) -> list[Fact]:
-    """Numeric facts (weight, volume, sizes, voltage, wattage) in each OCR line, in reading order.
+    """The Amazon-ML-2024 facts (weight, volume, sizes, voltage, wattage) in each OCR line, in
+    reading order; ``tagger.more_facts.parse_product_facts`` adds the other product facts.
 
     Each keeps the matched substring as ``raw_text`` and its line as ``span``; see the module
     docstring for the rules. Never raises on any line text.

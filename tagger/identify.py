@@ -28,6 +28,8 @@ import numpy as np
 
 from listingsmith.core import vocab
 from listingsmith.core.types import CategoryPrediction, Evidence, Identity, TextSpan
+from tagger.identity_calibration import calibrated
+from tagger.pack_text import ReadLine, read_line
 from tagger.taxonomy import Taxonomy, taxonomy
 
 SOURCE_ORDER = ("seller", "pack", "image")
@@ -117,17 +119,37 @@ def name_votes(text: str, source: str) -> list[Vote]:
     return votes
 
 
-def readable_lines(spans: list[TextSpan]) -> list[str]:
-    """The OCR lines the bundled English text model can read, tallest first."""
+def readable_lines(spans: list[TextSpan]) -> list[ReadLine]:
+    """The OCR lines the bundled English text model can read (``tagger.pack_text``: English,
+    or put into English by the product-noun lexicon), tallest first. A name printed on every
+    side of a pack is read once, and partial reads of a longer line ("START" of "STARTER")
+    not at all."""
     settings = rules()["pack"]
-    kept = []
-    for span in sorted(spans, key=lambda s: -s.height):
-        letters = [c for c in span.text if c.isalpha()]
-        if len(letters) < settings["min_letters"]:
+    texts = [" ".join(span.text.split()) for span in sorted(spans, key=lambda s: -s.height)]
+    keys = ["".join(c for c in text.lower() if c.isalnum()) for text in texts]
+    kept, seen = [], set()
+    for text, key in zip(texts, keys):
+        if (sum(c.isalpha() for c in text) < settings["min_letters"] or key in seen
+                or any(key in other and len(other) > len(key) for other in keys)):
             continue
-        if sum(c.isascii() for c in letters) / len(letters) >= settings["min_ascii_share"]:
-            kept.append(span.text)
+        seen.add(key)
+        line = read_line(text)
+        if line is not None:
+            kept.append(line)
     return kept[:settings["max_lines"]]
+
+
+def class_mass(scores, table: str, tree: Taxonomy) -> dict[int, float]:
+    """Class probabilities ``(label, p)`` mapped to Google nodes by ``table``
+    (``vocab/taxonomy_map``) and summed up each node's ancestors; unmapped classes count
+    nowhere."""
+    mapped = category_map(table)
+    mass: dict[int, float] = {}
+    for label, probability in scores:
+        if label in mapped:
+            for node in (mapped[label], *tree.ancestors(mapped[label])):
+                mass[node] = mass.get(node, 0.0) + float(probability)
+    return mass
 
 
 def image_vote(probabilities: np.ndarray | None, tree: Taxonomy) -> Vote | None:
@@ -138,12 +160,7 @@ def image_vote(probabilities: np.ndarray | None, tree: Taxonomy) -> Vote | None:
         return None
     from tagger.backbone import imagenet_labels
 
-    mapped = category_map("imagenet")
-    mass: dict[int, float] = {}
-    for label, probability in zip(imagenet_labels(), probabilities):
-        if label in mapped:
-            for node in (mapped[label], *tree.ancestors(mapped[label])):
-                mass[node] = mass.get(node, 0.0) + float(probability)
+    mass = class_mass(zip(imagenet_labels(), probabilities), "imagenet", tree)
     if not mass:
         return None
     support = rules()["image"]["support"]
@@ -170,69 +187,98 @@ class Identifier:
             self._text_model = TextIdentifier()
         return self._text_model
 
-    def text_votes(self, texts: list[str], source: str) -> list[Vote]:
-        """The text model's vote for each text, plus the cue words found in them."""
+    def text_votes(self, texts: list[str], source: str, printed: str = "",
+                   discount: float = 1.0) -> list[Vote]:
+        """The text model's vote for each text (its confidence times ``discount``), the
+        taxonomy names they state, and the cue words found in them or in ``printed`` (all the
+        pack's words, any language)."""
         texts = [text for text in texts if text.strip()]
-        if not texts:
-            return []
-        votes = [Vote(source, text, answer.google_id, answer.confidence,
+        votes = [Vote(source, text, answer.google_id, answer.confidence * discount,
                       f"text model: {answer.path or 'no branch'}")
-                 for text, answer in zip(texts, self.text_model.predict(texts))]
+                 for text, answer in zip(texts, self.text_model.predict(texts))] if texts else []
         joined = " ".join(texts)
-        return votes + cue_votes(joined, source) + name_votes(joined, source)
+        return votes + cue_votes(f"{joined} {printed}", source) + name_votes(joined, source)
 
-    def line_votes(self, lines: list[str]) -> list[Vote]:
+    def line_votes(self, lines: list[ReadLine]) -> list[Vote]:
         """Each pack line of a few words read alone, discounted: product words ("Tape
         Measure") drown among a pack's brand, claims and translations when all its lines are
         read as one text, but a lone word ("Mika") is no evidence."""
         settings = rules()["pack"]
-        lines = [line for line in lines if len(line.split()) >= settings["line_min_words"]]
+        lines = [line for line in lines if len(line.english.split()) >= settings["line_min_words"]]
         if len(lines) < 2:
             return []
-        return [Vote("pack", text, answer.google_id,
-                     answer.confidence * settings["line_discount"], "text model, one line")
-                for text, answer in zip(lines, self.text_model.predict(lines))]
+        answers = self.text_model.predict([line.english for line in lines])
+        return [Vote("pack", line.printed, answer.google_id,
+                     answer.confidence * settings["line_discount"],
+                     "text model, one line" + (f" ({line.language}: {line.english!r})"
+                                               if line.english != line.printed else ""))
+                for line, answer in zip(lines, answers)]
+
+    def zero_shot_votes(self, lines: list[ReadLine]) -> list[Vote]:
+        """Each readable line against every taxonomy node's name alone (the text model's
+        zero-shot half): a product no corpus holds ("Smoke Detector") still names its node,
+        where the trained head, sure of itself on text unlike its corpora, guesses; claims
+        ("Premium quality") name none. Lone words are left out: a brand ("Innocent") or an
+        OCR fragment is as near to some node's name as a product word is."""
+        settings = rules()["pack"]
+        lines = [line for line in lines
+                 if len(line.english.split()) >= settings["line_min_words"]]
+        if not lines:
+            return []
+        answers = self.text_model.zero_shot([line.english for line in lines],
+                                            settings["zero_shot_temperature"],
+                                            settings["zero_shot_support"])
+        return [Vote("pack", line.printed, answer.google_id,
+                     answer.confidence * settings["zero_shot_discount"],
+                     f"zero-shot, node names: {answer.path or 'no node'}")
+                for line, answer in zip(lines, answers)]
 
     def votes(self, seller: dict[str, str], spans: list[TextSpan],
               image_probabilities: np.ndarray | None) -> list[Vote]:
         seller_texts = [seller[name] for name in SELLER_FIELDS if seller.get(name, "").strip()]
         pack = readable_lines(spans)
         votes = self.text_votes([" ".join(seller_texts)] if seller_texts else [], "seller")
-        votes += self.text_votes([" ".join(pack)] if pack else [], "pack")
-        votes += self.line_votes(pack)
+        votes += self.text_votes([" ".join(line.english for line in pack)] if pack else [],
+                                 "pack", " ".join(span.text for span in spans),
+                                 rules()["pack"]["text_model_discount"])
+        votes += self.line_votes(pack) + self.zero_shot_votes(pack)
         image = image_vote(image_probabilities, self.tree)
         return votes + ([image] if image is not None else [])
 
     def identify(self, seller: dict[str, str], spans: list[TextSpan] = (),
                  image_probabilities: np.ndarray | None = None,
-                 specialist: CategoryPrediction | None = None) -> Identity:
+                 specialist: CategoryPrediction | None = None,
+                 calibrate: bool = True) -> Identity:
+        """The fused identity; its confidence mapped to a probability of being right
+        (``tagger.identity_calibration``) unless ``calibrate`` is off (to fit the maps)."""
         votes = self.votes(seller, list(spans), image_probabilities)
-        identity = decide(votes, self.tree)
-        return refine_by_specialist(identity, specialist, self.tree)
+        identity = refine_by_specialist(decide(votes, self.tree), specialist, self.tree)
+        return calibrated(identity) if calibrate else identity
 
 
 def decide(votes: list[Vote], tree: Taxonomy) -> Identity:
-    """The first source (seller, pack, image) whose best vote reaches ``min_vote`` decides;
-    weaker sources refine inside its node or, pointing elsewhere, flag a conflict."""
+    """The first source (seller, pack, image) whose votes agree enough decides
+    (``source_choice``); weaker sources refine inside its node or, pointing elsewhere, flag a
+    conflict."""
     settings = rules()["decide"]
     evidence = [vote.evidence() for vote in votes]
     placed = [vote for vote in votes if vote.node is not None]
-    deciding = None
+    choice, deciding = None, ""
     for source in SOURCE_ORDER:
-        mine = [v for v in placed if v.source == source and v.weight >= settings["min_vote"]]
-        if mine:
-            deciding = max(mine, key=lambda v: (v.weight, tree.node(v.node).depth))
+        choice = source_choice([v for v in placed if v.source == source], tree)
+        if choice is not None:
+            deciding = source
             break
-    if deciding is None:
+    if choice is None:
         return _weak(placed, evidence, tree)
-    node, reason = deciding.node, ""
-    later = SOURCE_ORDER[SOURCE_ORDER.index(deciding.source) + 1:]
+    node, reason = choice, ""
+    later = SOURCE_ORDER[SOURCE_ORDER.index(deciding) + 1:]
     for vote in sorted((v for v in placed if v.source in later), key=lambda v: -v.weight):
         if tree.is_ancestor_or_self(node, vote.node) and vote.weight >= settings["refine_vote"]:
             node = vote.node
-        elif (deciding.source != "seller" and vote.weight >= settings["conflict_vote"]
+        elif (deciding != "seller" and vote.weight >= settings["conflict_vote"]
               and tree.top_level(vote.node) != tree.top_level(node)):
-            reason = (f"the {deciding.source} says {tree.path_text(node)!r} but the "
+            reason = (f"the {deciding} says {tree.path_text(node)!r} but the "
                       f"{vote.source} says {tree.path_text(vote.node)!r}")
             node = tree.top_level(node)
             break
@@ -240,6 +286,38 @@ def decide(votes: list[Vote], tree: Taxonomy) -> Identity:
                 or tree.is_ancestor_or_self(v.node, node)]
     confidence = 1.0 - float(np.prod([1.0 - min(w, 0.99) for w in agreeing]))
     return _identity(node, confidence, reason, evidence, tree)
+
+
+def subtree_support(votes: list[Vote], tree: Taxonomy) -> dict[int, float]:
+    """Each node's support from ``votes``: the noisy-or of the weights of the votes for it or
+    for a node under it, so lines that name the same kind of product add up."""
+    doubt: dict[int, float] = {}
+    for vote in votes:
+        for node in (vote.node, *tree.ancestors(vote.node)):
+            doubt[node] = doubt.get(node, 1.0) * (1.0 - min(vote.weight, 0.99))
+    return {node: 1.0 - rest for node, rest in doubt.items()}
+
+
+def source_choice(votes: list[Vote], tree: Taxonomy) -> int | None:
+    """The node one source's votes decide, or None when they say too little: the best
+    supported top-level branch when its support reaches ``min_vote``, then down the tree to the
+    best supported child while it keeps ``min_vote`` and ``descend_share`` of its parent's
+    support (a lone noisy line cannot pull the answer into a wrong leaf)."""
+    settings = rules()["decide"]
+    support = subtree_support(votes, tree)
+    branches = [node for node in support if tree.node(node).depth == 1]
+    if not branches:
+        return None
+    node = max(branches, key=support.get)
+    if support[node] < settings["min_vote"]:
+        return None
+    while True:
+        children = [child for child in support if tree.node(child).parent == node]
+        best = max(children, key=support.get, default=None)
+        if (best is None or support[best] < settings["min_vote"]
+                or support[best] < settings["descend_share"] * support[node]):
+            return node
+        node = best
 
 
 def _weak(placed: list[Vote], evidence: list[Evidence], tree: Taxonomy) -> Identity:
@@ -265,9 +343,13 @@ def refine_by_specialist(identity: Identity, specialist: CategoryPrediction | No
     """A closed-set classifier's class, mapped to Google, replaces the identity's node only
     when it lies inside it (the fused identity already points into the specialist's branch)
     and the specialist is sure. Agreeing with an identity that was unsure only for want of
-    evidence (not for a conflict) makes it sure."""
-    if specialist is None or identity.taxonomy_id is None or specialist.uncertain:
+    evidence (not for a conflict) makes it sure. An unsure specialist (an out-of-distribution
+    photo, a type it never saw) still refines to the deepest node holding most of its
+    probability (``_unsure_refinement``), leaving the identity as sure or unsure as it was."""
+    if specialist is None or identity.taxonomy_id is None:
         return identity
+    if specialist.uncertain:
+        return _unsure_refinement(identity, specialist, tree)
     mapped = category_map(specialist.taxonomy)
     node = next((mapped[name] for name in (specialist.label, *reversed(specialist.path))
                  if name in mapped), None)
@@ -282,6 +364,43 @@ def refine_by_specialist(identity: Identity, specialist: CategoryPrediction | No
     return Identity(node, tree.path_text(node), product_type_words(specialist.label),
                     round(confidence, 4), identity.uncertain and not sure,
                     "" if sure else identity.reason, evidence)
+
+
+def specialist_mass(specialist: CategoryPrediction, tree: Taxonomy) -> dict[int, float]:
+    """The specialist's top-k probabilities mapped to Google nodes and summed up each node's
+    ancestors (several shoe classes together make "Shoes"); unmapped classes count nowhere."""
+    return class_mass(specialist.top_k or [(specialist.label, specialist.score)],
+                      specialist.taxonomy, tree)
+
+
+def _unsure_refinement(identity: Identity, specialist: CategoryPrediction,
+                       tree: Taxonomy) -> Identity:
+    """An unsure specialist's fallback: the deepest node strictly inside the identity's that
+    holds at least ``[specialist] unsure_support`` of its probability; else the identity as it
+    is. The node is only as deep as the classes agree, so an unseen type lands on their common
+    ancestor rather than on a wrong leaf. An identity unsure only for want of evidence becomes
+    sure when that agreement is strong (``[specialist] unsure_confirm_vote``)."""
+    mass = specialist_mass(specialist, tree)
+    settings = rules()["specialist"]
+    support = settings["unsure_support"]
+    inside = [node for node, share in mass.items() if share >= support
+              and node != identity.taxonomy_id
+              and tree.is_ancestor_or_self(identity.taxonomy_id, node)]
+    if not inside:
+        return identity
+    node = max(inside, key=lambda n: (tree.node(n).depth, mass[n]))
+    weight = round(rules()["weights"]["specialist"] * mass[node], 4)
+    evidence = identity.evidence + [Evidence(
+        "specialist", specialist.label, node, weight,
+        f"{specialist.taxonomy} classifier, unsure: its classes under this node hold "
+        f"{mass[node]:.0%}")]
+    weak = identity.uncertain and identity.reason.startswith(WEAK_EVIDENCE)
+    if weak and weight >= settings["unsure_confirm_vote"]:
+        confidence = 1.0 - (1.0 - identity.confidence) * (1.0 - weight)
+        return Identity(node, tree.path_text(node), product_type(node, tree),
+                        round(confidence, 4), False, "", evidence)
+    return Identity(node, tree.path_text(node), product_type(node, tree), identity.confidence,
+                    identity.uncertain, identity.reason, evidence)
 
 
 def product_type(node: int, tree: Taxonomy) -> str:

@@ -11,16 +11,18 @@ from __future__ import annotations
 from dataclasses import replace
 
 from listingsmith.core.types import Attributes, Fact, TextSpan
-from tagger.facts import MIN_CONFIDENCE, distinct_facts, parse_facts, seller_facts
+from tagger.facts import MIN_CONFIDENCE, distinct_facts, seller_facts
 from tagger.identify import default_identifier
+from tagger.more_facts import parse_product_facts
 
 TITLE_FIELDS = ("title", "product_name", "name")
 """Seller fields holding the product's title; the quantities it states become seller facts."""
 
 
 def title_facts(seller: dict[str, str]) -> list[Fact]:
-    """The quantities a seller's title states ("Philips 9W LED Bulb" → 9 W), as seller facts:
-    the title is the best evidence there is, and every fact it states must reach the listing."""
+    """The facts a seller's title states ("Philips 9W LED Bulb E27, Pack of 2" → 9 W, E27,
+    pack of 2; "365 Capsules", "SPF 50", "8+ years" …), as seller facts: the title is the
+    best evidence there is, and every fact it states must reach the listing."""
     found = []
     for name in TITLE_FIELDS:
         title = seller.get(name, "").strip()
@@ -29,7 +31,7 @@ def title_facts(seller: dict[str, str]) -> list[Fact]:
         span = TextSpan(text=title, box=(0, 0, 0, 0), score=1.0)
         found += [Fact(entity=fact.entity, value=fact.value, unit=fact.unit, raw_text=title,
                        source="seller", confidence=fact.confidence)
-                  for fact in parse_facts([span]) if fact.unit is not None]
+                  for fact in parse_product_facts([span])]
     return found
 
 

@@ -1,10 +1,12 @@
 """Text -> Google Product Taxonomy: what a title, a seller field or a line of pack text says
 the product is.
 
-Two signals over the bundled MiniLM sentence embedding of the text:
+Two trained heads and one zero-shot signal:
 
-- a trained head (multinomial logistic regression) over the Google IDs that the shared
-  corpora map onto (``tagger/train/text_identity.py``; tables in ``tagger/vocab/taxonomy_map``);
+- a trained head (multinomial logistic regression) on the bundled MiniLM sentence embedding,
+  over the Google IDs that the shared corpora map onto (``tagger/train/text_identity.py``;
+  tables in ``tagger/vocab/taxonomy_map``), fused (summed log-odds) with a linear head on hashed
+  word and character n-grams (pruned, sparse), which knows the catalogues' brand and pack words;
 - zero-shot similarity between the text and every node of the taxonomy (its leaf name with its
   path), so a node no corpus covers can still be named. Its share grows as the trained head's
   top probability falls: where the head is sure, the corpora decide; where it is not, the
@@ -19,6 +21,8 @@ node at all when even the top-level branch is unsure.
 from __future__ import annotations
 
 import json
+import re
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -38,6 +42,34 @@ NODES_TEXT = "{leaf} ({path})"
 """How a node is written for the zero-shot similarity: its own name first, the path for sense."""
 
 TOP_K = 5
+NGRAM_BUCKETS = 1 << 17
+"""Hashed n-gram features (word 1-2-grams, character 3-5-grams inside words) of the n-gram head."""
+
+
+def ngram_features(texts: list[str], idf: np.ndarray | None = None):
+    """Sparse ``(texts, NGRAM_BUCKETS)`` matrix: log(1 + count) of every hashed word 1-2-gram
+    and in-word character 3-5-gram (crc32, so training and inference agree without sklearn),
+    times the bucket's ``idf`` (inverse document frequency, from training) when given,
+    each row scaled to unit length."""
+    from scipy.sparse import csr_matrix
+
+    rows, cols = [], []
+    for row, text in enumerate(texts):
+        words = re.findall(r"\w+", text.lower())
+        grams = [f"w {w}" for w in words] + [f"b {a} {b}" for a, b in zip(words, words[1:])]
+        for word in words:
+            padded = f" {word} "
+            grams += [padded[i:i + n] for n in (3, 4, 5) for i in range(len(padded) - n + 1)]
+        rows += [row] * len(grams)
+        cols += [zlib.crc32(g.encode("utf-8")) % NGRAM_BUCKETS for g in grams]
+    matrix = csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)),
+                        shape=(len(texts), NGRAM_BUCKETS))
+    matrix.sum_duplicates()
+    matrix.data = np.log1p(matrix.data)
+    if idf is not None:
+        matrix = csr_matrix(matrix.multiply(idf[None, :]))
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1))).ravel()
+    return csr_matrix(matrix.multiply(1.0 / np.maximum(norms, 1e-9)[:, None]))
 
 
 @dataclass(frozen=True)
@@ -73,6 +105,29 @@ def node_prompt(node_id: int) -> str:
 
 def weights_dir() -> Path:
     return Path(str(resources.files("tagger").joinpath("weights")))
+
+
+def inverse_document_frequency(matrix) -> np.ndarray:
+    """``log((1 + n) / (1 + df)) + 1`` per bucket of an n-gram matrix (sklearn's smooth idf)."""
+    df = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    return (np.log((1 + matrix.shape[0]) / (1 + df)) + 1).astype(np.float32)
+
+
+def ngram_scores(texts: list[str], head: dict) -> np.ndarray:
+    """The n-gram head's per-class scores (``texts x classes``): hashed n-grams times its pruned
+    sparse ``(buckets x classes)`` weights, plus the intercepts."""
+    return (ngram_features(texts, head["idf"]) @ head["weights"]).toarray() + head["intercept"]
+
+
+def fuse(trained: np.ndarray, scores: np.ndarray | None, weight: float,
+         temperature: float = 1.0) -> np.ndarray:
+    """The MiniLM head's probabilities times ``exp(weight x n-gram score)``, renormalised:
+    a softmax over the sum of both heads' log-odds, divided by ``temperature`` (fitted by
+    out-of-fold log-loss, so the fused probabilities are calibrated)."""
+    if scores is None or weight == 0:
+        return trained
+    logits = np.log(np.maximum(trained, 1e-12)) + weight * scores
+    return softmax(logits / temperature)
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -143,30 +198,60 @@ class TextIdentifier:
                                     f"{meta.get('taxonomy_version')}, not {tax.version}; retrain it")
         node_ids = tuple(tax.ids())
         column = {node: i for i, node in enumerate(node_ids)}
-        return {"meta": meta, "coef": arrays["coef"].astype(np.float32),
+        ngrams = None
+        if "ngram_data" in arrays:
+            from scipy.sparse import csr_matrix
+
+            ngrams = {"idf": arrays["ngram_idf"].astype(np.float32),
+                      "intercept": arrays["ngram_intercept"].astype(np.float32),
+                      "weights": csr_matrix((arrays["ngram_data"].astype(np.float32),
+                                             arrays["ngram_indices"].astype(np.int32),
+                                             arrays["ngram_indptr"]),
+                                            shape=(NGRAM_BUCKETS, len(arrays["classes"])))}
+        return {"meta": meta, "ngrams": ngrams, "coef": arrays["coef"].astype(np.float32),
                 "intercept": arrays["intercept"], "nodes": arrays["nodes"].astype(np.float32),
                 "node_ids": node_ids, "class_columns": np.array([column[c] for c in arrays["classes"]]),
                 "depths": np.array([tax.node(n).depth for n in node_ids], dtype=np.float32)}
 
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        """Per-node probabilities (columns in taxonomy order) for MiniLM ``vectors``."""
+    def probabilities(self, vectors: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
+        """Per-node probabilities (columns in taxonomy order) for MiniLM ``vectors`` of ``texts``
+        (the n-gram head joins in when the texts are given and the weights have one)."""
         m = self.model
         trained = softmax(vectors @ m["coef"].T + m["intercept"])
+        if texts is not None and m["ngrams"] is not None:
+            trained = fuse(trained, ngram_scores(list(texts), m["ngrams"]),
+                           m["meta"].get("ngram_weight", 0.0),
+                           m["meta"].get("fused_temperature", 1.0))
         return mix(trained, vectors @ m["nodes"].T, m["class_columns"], m["meta"]["blend"],
                    m["meta"]["temperature"])
 
     def predict(self, texts: list[str]) -> list[TextIdentity]:
         if not texts:
             return []
-        probabilities = self.probabilities(self.embedder(list(texts)))
+        probabilities = self.probabilities(self.embedder(list(texts)), list(texts))
         return self.identities(probabilities)
 
-    def identities(self, probabilities: np.ndarray) -> list[TextIdentity]:
+    def zero_shot(self, texts: list[str], temperature: float, support: float
+                  ) -> list[TextIdentity]:
+        """What ``texts`` say from their similarity to the node names alone, without the trained
+        head: for text unlike the corpora (a pack's lines in the open world), where the head
+        is sure of itself and wrong. ``temperature`` and ``support`` are the caller's: the
+        similarities alone spread differently from the blend the trained settings fit."""
+        if not texts:
+            return []
+        similarity = self.embedder(list(texts)) @ self.model["nodes"].T
+        return self.identities(softmax(similarity / temperature), support)
+
+    def identities(self, probabilities: np.ndarray, threshold: float | None = None
+                   ) -> list[TextIdentity]:
+        """Per row, the deepest node whose subtree holds ``threshold`` of the probability
+        (default: the trained ``support``)."""
         m = self.model
         tax = taxonomy()
         node_ids = m["node_ids"]
         support = np.asarray(probabilities @ subtree_matrix(node_ids).T)
-        answers = deepest_supported(support, m["depths"], m["meta"]["support"])
+        answers = deepest_supported(support, m["depths"],
+                                    m["meta"]["support"] if threshold is None else threshold)
         top_level = m["depths"] == 1
         results = []
         for row, answer in enumerate(answers):

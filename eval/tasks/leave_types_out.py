@@ -13,6 +13,15 @@
    AUROC (seen vs unseen types) on val and test. The shipped score's val share is chosen on val
    (seen + unseen val photos), never on test; on test the task reports the share of unseen-type
    photos flagged, the share of all photos flagged, and the share of flags that were errors.
+   **At identity level** (what a user gets): the same model runs as the specialist inside the
+   real fusion (``tagger.identify.Identifier.identify``: the photo's ImageNet probabilities
+   from the cached backbone features, the specialist's prediction; no seller fields, no OCR:
+   studio shots carry no pack text) on the val and test photos; truth is the articleType's
+   Google node (``tagger/vocab/taxonomy_map/fashion.csv``). Reported: unseen-type photos
+   flagged or given the truth or an ancestor (issue 22: >= 80%), all photos flagged
+   (<= 15%), flags that were not the true leaf / on a wrong node, the specialist's own
+   seen-type accuracy. The ``[specialist]`` settings of ``tagger/vocab/identity.toml`` were
+   chosen on the val rows.
 2. **Shipped model on test** (``LEAVE_TYPES_OUT_SHIPPED=1``; ``--task category`` reports it
    too). The shipped fashion classifier with the thresholds of ``tagger/vocab/specialists.toml``:
    accuracy (unchanged: flags do not move the top label), share flagged, flags that were errors.
@@ -134,6 +143,7 @@ def leave_types_out(table: dict, x: np.ndarray, shipped,
     lines = ["| photos (leave-types-out model) | n | flagged | seen-type flagged | unseen flagged "
              "| unseen flagged or right subCategory | flags that were errors | errors flagged | "
              "accuracy of unflagged |", "|---|---|---|---|---|---|---|---|---|"]
+    identities: dict = {}
     for split in ("val", "test"):
         r = rows[split]
         predicted = np.array(model.classes)[model.probabilities(x[r]).argmax(axis=1)]
@@ -149,13 +159,100 @@ def leave_types_out(table: dict, x: np.ndarray, shipped,
             float((flagged | ancestor)[unseen[r]].mean()), 4)
         figures["seen_accuracy"] = round(float(1 - wrong[~unseen[r]].mean()), 4)
         metrics[split] = figures
+        identities[split] = identity_figures(table, x[r], r, model, unseen[r])
         lines.append(f"| {split}{' (share chosen here)' if split == 'val' else ''} | {len(r)} "
                      f"| {figures['flagged_share']:.1%} | {figures['seen_flagged']:.1%} "
                      f"| {figures['unseen_flagged']:.1%} ({unseen[r].sum()} photos) "
                      f"| {figures['unseen_flagged_or_subcategory_right']:.1%} "
                      f"| {figures['flags_that_were_errors']:.1%} "
                      f"| {figures['errors_flagged']:.1%} | {figures['accuracy_unflagged']:.1%} |")
-    return metrics, auroc_lines + [""] + lines
+    metrics["identity"] = identities
+    return metrics, auroc_lines + [""] + lines + [""] + identity_table(identities)
+
+
+def imagenet_probabilities(features: np.ndarray) -> np.ndarray:
+    """The backbone's ImageNet-1k probabilities (``BackboneOutput.probabilities``: the softmax
+    of its head on the pooled feature) from the cached pooled features, so no photo is run
+    through the network again."""
+    import torch
+
+    from tagger.backbone import ImageBackbone
+
+    head = ImageBackbone().model._fc
+    with torch.inference_mode():
+        logits = head(torch.from_numpy(np.asarray(features, dtype=np.float32)))
+    return logits.softmax(dim=-1).numpy()
+
+
+def truth_node(label: str, path: list[str]) -> int | None:
+    """An articleType's Google node (``vocab/taxonomy_map/fashion.csv``), else its nearest
+    mapped ancestor's (subCategory, masterCategory)."""
+    from tagger.identify import category_map
+
+    mapped = category_map("fashion")
+    return next((mapped[n] for n in (label, *reversed(path)) if n in mapped), None)
+
+
+def identity_figures(table: dict, x: np.ndarray, rows: np.ndarray, model,
+                     unseen: np.ndarray) -> dict:
+    """The leave-types-out specialist inside the real fusion (``Identifier.identify``) on
+    each photo: the photo's ImageNet probabilities and the specialist's prediction, no seller
+    fields, and no OCR spans (studio fashion shots carry no pack text; the training caches do
+    not read them, ``shipped_inputs``). Right: the identity's node is the truth or an ancestor
+    of it; flagged: the identity is uncertain or has no node."""
+    from tagger.identify import Identifier
+
+    identifier = Identifier()
+    tree = identifier.tree
+    labels = [table["labels"][i] for i in rows]
+    truths = [truth_node(label, table["paths"][label]) for label in labels]
+    probabilities = imagenet_probabilities(
+        np.stack([table["inputs"][i].image_features.mean(axis=0) for i in rows]))
+    predictions = model.predict(x, top_k=5)
+    identities = [identifier.identify({}, [], p, s) for p, s in zip(probabilities, predictions)]
+    known = np.array([t is not None for t in truths])
+    flagged = np.array([i.uncertain or i.taxonomy_id is None for i in identities])
+    right = np.array([t is not None and i.taxonomy_id is not None
+                      and tree.is_ancestor_or_self(i.taxonomy_id, t)
+                      for i, t in zip(identities, truths)])
+    leaf = np.array([i.taxonomy_id == t for i, t in zip(identities, truths)])
+    specialist_right = np.array([p.label == label for p, label in zip(predictions, labels)])
+    sure_specialist = np.array([not p.uncertain for p in predictions])
+
+    def share(mask: np.ndarray, of: np.ndarray) -> float | None:
+        return round(float(mask[of].mean()), 4) if of.any() else None
+
+    seen = known & ~unseen
+    return {"photos": int(len(rows)), "mapped_photos": int(known.sum()),
+            "unseen_photos": int((unseen & known).sum()),
+            "unseen_flagged_or_right": share(flagged | right, unseen & known),
+            "unseen_flagged": share(flagged, unseen & known),
+            "unseen_wrong_unflagged": share(~flagged & ~right, unseen & known),
+            "flagged_share": share(flagged, known),
+            "seen_flagged": share(flagged, seen),
+            "flags_not_true_leaf": share(~leaf, flagged & known),
+            "flags_wrong_node": share(~right, flagged & known),
+            "right_or_ancestor": share(right, known),
+            "true_leaf": share(leaf, known), "seen_true_leaf": share(leaf, seen),
+            "wrong_unflagged": share(~flagged & ~right, known),
+            "specialist_seen_accuracy": share(specialist_right, ~unseen),
+            "specialist_unsure_share": share(~sure_specialist, np.ones(len(rows), bool))}
+
+
+def identity_table(identities: dict) -> list[str]:
+    lines = ["| identity (fusion: image + leave-types-out specialist) | photos | unseen flagged "
+             "or truth-or-ancestor | unseen flagged | unseen wrong & unflagged | all flagged | "
+             "seen flagged | flags not the true leaf | flags on a wrong node | truth-or-ancestor "
+             "| true leaf | wrong & unflagged | specialist seen-type accuracy |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for split, f in identities.items():
+        lines.append(f"| {split} | {f['mapped_photos']} ({f['unseen_photos']} unseen) | "
+                     + " | ".join(_pct(f[k]) for k in (
+                         "unseen_flagged_or_right", "unseen_flagged", "unseen_wrong_unflagged",
+                         "flagged_share", "seen_flagged", "flags_not_true_leaf",
+                         "flags_wrong_node", "right_or_ancestor", "true_leaf",
+                         "wrong_unflagged", "specialist_seen_accuracy")) + " |")
+    return lines
 
 
 def shipped_on_test(data: Path, dataset: str, table: dict, x: np.ndarray, model) -> dict:
@@ -229,6 +326,7 @@ def run(data: Path, limit: int | None) -> TaskResult:
              f"{chosen['chosen_on_val']['ood_score']} threshold flags "
              f"{chosen['chosen_on_val']['ood_val_share']:.1%} of seen-type val photos (share "
              "chosen on val)"]
+    notes.append(targets_note(chosen["identity"]["test"]))
     if not limit:
         cv = metrics["fashion"]["cross_validation"] = cross_validated(table, x, shipped)
         tables.append("| recipe (settings frozen, no image head) | 5-fold CV accuracy (mean ± sd) "
@@ -237,6 +335,19 @@ def run(data: Path, limit: int | None) -> TaskResult:
                       f"{cv['mean']:.1%} ± {cv['std']:.1%} | "
                       f"{', '.join(f'{s:.1%}' for s in cv['folds'])} | {cv['test_split']:.1%} |")
     return TaskResult(metrics=metrics, table="\n\n".join(tables), notes=notes)
+
+
+def targets_note(test: dict) -> str:
+    """Issue 22's leave-types-out targets on the test photos, at identity level."""
+    covered = test["unseen_flagged_or_right"] or 0.0
+    flagged = test["flagged_share"] or 0.0
+    met = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    return (f"identity targets on test: unseen-type photos flagged or truth-or-ancestor "
+            f"{covered:.1%} (target >= {TARGET_UNSEEN_FLAGGED:.0%}: "
+            f"{met(covered >= TARGET_UNSEEN_FLAGGED)}); all photos flagged {flagged:.1%} "
+            f"(target <= {MAX_FLAGGED:.0%}: {met(flagged <= MAX_FLAGGED)}); the shipped "
+            "specialists' accuracy (within 1 point of today's) is in --task category and, for "
+            "fashion, LEAVE_TYPES_OUT_SHIPPED=1")
 
 
 def _pct(value: float | None) -> str:

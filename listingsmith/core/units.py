@@ -44,13 +44,27 @@ def unit_symbols() -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def units() -> dict[str, Unit]:
-    """Every unit of ``units.json`` by name.
+    """Every unit of ``units.json`` by name (the Amazon-ML-2024 units and the product units).
 
     >>> units()["kilogram"].factor, units()["kilogram"].dimension
     (1000.0, 'mass')
     """
     schema = entity_units()
+    table = {**units_vocab()["units"], **units_vocab()["product_units"]}
     return {name: Unit(name, spec["dimension"], float(spec["factor"]), bool(spec["metric"]),
                        tuple(spec["aliases"]),
                        tuple(entity for entity, allowed in schema.items() if name in allowed))
-            for name, spec in units_vocab()["units"].items()}
+            for name, spec in table.items()}
+
+
+def amlc_entities() -> tuple[str, ...]:
+    """The Amazon-ML-2024 entities (``units.json``'s ``amlc_entities``): what ``parse_facts``
+    reads and the AMLC F1 scores; the other entities of ``entity_units()`` are product facts."""
+    return tuple(units_vocab()["amlc_entities"])
+
+
+def code_entities() -> dict[str, tuple[str, ...]]:
+    """Entities whose value is a code, not a quantity (``bulb_base``: ``E27``, ``GU10`` …),
+    with their codes as written in listings (``units.json``'s ``product_facts.codes``)."""
+    return {entity: tuple(codes)
+            for entity, codes in units_vocab()["product_facts"]["codes"].items()}

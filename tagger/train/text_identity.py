@@ -14,7 +14,8 @@ Flipkart and BigBasket each keep a stratified held-out share that neither traini
 choice below reads (``held_out``); ``python -m eval.run --task identity_text`` scores it.
 
 The model: the bundled MiniLM sentence embedding of the text -> multinomial logistic
-regression over the mapped Google IDs. Why MiniLM and not word n-grams: a seller's wording
+regression over the mapped Google IDs, fused with a linear SVM on hashed word 1-2-grams and
+character 3-5-grams (pruned to ``NGRAM_KEEP`` weights; its weight in the fused log-odds by CV). Why MiniLM and not word n-grams: a seller's wording
 outside these Indian marketplace catalogues (an Amazon supplement, a European bulb) still
 lands near its meaning, and the weights stay small (n-gram models of the same accuracy
 need tens of MB of coefficients). Settings (C, temperature, the zero-shot blend and the
@@ -43,7 +44,8 @@ import numpy as np
 from listingsmith.core import vocab
 from listingsmith.core.registry import cache_dir, cached_array, pinned_key
 from tagger.taxonomy import taxonomy
-from tagger.text_identity import (NODES_TEXT, TextIdentifier, deepest_supported, mix, node_prompt,
+from tagger.text_identity import (NODES_TEXT, TextIdentifier, deepest_supported, fuse,
+                                  inverse_document_frequency, mix, ngram_features, node_prompt,
                                   subtree_matrix, weights_dir)
 from tagger.train.data import default_data_dir, grocery_classes, grocery_description
 
@@ -60,6 +62,15 @@ SUPPORT_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 """Support thresholds tried, lowest first: the first whose answers are right often enough wins
 (lower = deeper answers, higher = safer ones)."""
 RIGHT_OR_ANCESTOR = 0.95
+NGRAM_C = 0.5
+"""Linear SVM C of the n-gram head."""
+NGRAM_KEEP = 400_000
+"""Non-zero n-gram weights shipped (the largest by magnitude; the rest are pruned to zero)."""
+NGRAM_WEIGHT_GRID = (0.0, 1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0)
+"""Weights of the n-gram head's scores in the fused log-odds, tried by CV (0 = MiniLM alone)."""
+FUSED_TEMPERATURE_GRID = tuple(round(0.5 * 1.15 ** k, 3) for k in range(30))
+"""Temperatures of the fused log-odds tried (0.5 to 29), the one with the least out-of-fold
+log-loss wins: the summed log-odds of two heads are over-confident at 1."""
 
 
 def mapping(name: str) -> dict[str, int]:
@@ -196,9 +207,34 @@ def fit(features: np.ndarray, labels: np.ndarray, c: float):
     return model.fit(features, labels)
 
 
+def fit_ngrams(matrix, labels: np.ndarray, c: float = NGRAM_C, keep: int = NGRAM_KEEP) -> dict:
+    """Linear SVM over hashed n-grams; only the ``keep`` largest weights survive, as a sparse
+    ``(buckets x classes)`` matrix."""
+    from scipy.sparse import csr_matrix
+    from sklearn.svm import LinearSVC
+
+    svm = LinearSVC(C=c).fit(matrix, labels)
+    coef = svm.coef_.T.astype(np.float32)
+    if np.count_nonzero(coef) > keep:
+        cut = np.partition(np.abs(coef).ravel(), -keep)[-keep]
+        coef[np.abs(coef) < cut] = 0.0
+    return {"weights": csr_matrix(coef), "intercept": svm.intercept_.astype(np.float32),
+            "classes": svm.classes_}
+
+
+def ngram_oof_scores(head: dict, matrix, classes: np.ndarray) -> np.ndarray:
+    """The head's scores in the columns of ``classes``; a class it never saw scores -10."""
+    out = np.full((matrix.shape[0], len(classes)), -10.0, dtype=np.float32)
+    out[:, np.searchsorted(classes, head["classes"])] = ((matrix @ head["weights"]).toarray()
+                                                         + head["intercept"])
+    return out
+
+
 def choose_settings(features: np.ndarray, labels: np.ndarray, nodes: np.ndarray,
-                    node_ids: tuple[int, ...], c_grid: tuple[float, ...] = C_GRID) -> dict:
-    """C, temperature, zero-shot blend and support threshold by 3-fold CV on the training set."""
+                    node_ids: tuple[int, ...], c_grid: tuple[float, ...] = C_GRID,
+                    ngrams=None) -> dict:
+    """C, n-gram weight, temperature, zero-shot blend and support threshold by 3-fold CV on
+    the training set (``ngrams``: the hashed n-gram matrix of the same texts)."""
     from sklearn.model_selection import StratifiedKFold
 
     counts = Counter(labels.tolist())
@@ -214,13 +250,46 @@ def choose_settings(features: np.ndarray, labels: np.ndarray, nodes: np.ndarray,
     # out-of-fold probabilities with the chosen C, for the blend and the support threshold
     classes = np.unique(labels)
     oof = np.zeros((len(labels), len(classes)), dtype=np.float32)
+    oof_ngrams = np.zeros_like(oof) if ngrams is not None else None
     for train, test in folds:
         model = fit(features[train], labels[train], best_c)
         oof[np.ix_(test, np.searchsorted(classes, model.classes_))] = model.predict_proba(features[test])
+        if ngrams is not None:
+            oof_ngrams[test] = ngram_oof_scores(fit_ngrams(ngrams[train], labels[train]),
+                                                ngrams[test], classes)
     settings = {"C": best_c, "cv_leaf_accuracy": float(np.mean(classes[oof.argmax(1)] == labels))}
+    settings["ngram_weight"] = 0.0
+    if ngrams is not None:
+        settings.update(tune_fusion(oof, oof_ngrams, labels, classes))
+        oof = fuse(oof, oof_ngrams, settings["ngram_weight"], settings["fused_temperature"])
     zero_shot = features @ nodes.T
     settings.update(tune_blend(oof, zero_shot, labels, classes, node_ids))
     return settings
+
+
+def tune_fusion(oof: np.ndarray, oof_ngrams: np.ndarray, labels: np.ndarray,
+                classes: np.ndarray) -> dict:
+    """The n-gram weight with the best out-of-fold leaf accuracy, then the temperature of the
+    fused log-odds with the least out-of-fold log-loss (it leaves the argmax alone)."""
+    tax = taxonomy()
+    rows = np.arange(len(labels))
+    truth = np.searchsorted(classes, labels)
+    tops = np.array([tax.top_level(c) for c in classes])
+    accuracy = {}
+    for weight in NGRAM_WEIGHT_GRID:
+        best = fuse(oof, oof_ngrams, weight).argmax(1)
+        accuracy[weight] = float(np.mean(classes[best] == labels))
+        print(f"  n-gram weight {weight}: CV leaf {accuracy[weight]:.4f}, top-level (argmax's "
+              f"branch) {np.mean(tops[best] == tops[truth]):.4f}", flush=True)
+    weight = max(accuracy, key=accuracy.get)
+    loss = {t: float(-np.log(np.maximum(fuse(oof, oof_ngrams, weight, t)[rows, truth], 1e-12)).mean())
+            for t in FUSED_TEMPERATURE_GRID}
+    temperature = min(loss, key=loss.get)
+    print(f"  fused temperature {temperature}: CV log-loss {loss[temperature]:.4f} "
+          f"(at 1: {float(-np.log(np.maximum(fuse(oof, oof_ngrams, weight)[rows, truth], 1e-12)).mean()):.4f})",
+          flush=True)
+    return {"ngram_weight": weight, "cv_leaf_accuracy_fused": accuracy[weight],
+            "fused_temperature": temperature, "cv_log_loss_fused": loss[temperature]}
 
 
 def tune_blend(trained: np.ndarray, similarity: np.ndarray, labels: np.ndarray,
@@ -254,6 +323,12 @@ def tune_blend(trained: np.ndarray, similarity: np.ndarray, labels: np.ndarray,
               "are the truth or its ancestor", flush=True)
         if right.mean() >= RIGHT_OR_ANCESTOR:
             chosen = threshold
+            confidence = support[np.flatnonzero(answered), answers[answered]]
+            for low, high in ((0, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01)):
+                band = (confidence >= low) & (confidence < high)
+                if band.any():
+                    print(f"    confidence {low}-{min(high, 1)}: n {band.sum()}, mean "
+                          f"{confidence[band].mean():.3f}, right {right[band].mean():.3f}")
             break
     return {"blend": blend, "temperature": temperature, "support": chosen}
 
@@ -317,20 +392,31 @@ def main(argv: list[str] | None = None) -> int:
     key = pinned_key([identifier.embedder.spec], "taxonomy-nodes", taxonomy().version, NODES_TEXT)
     nodes = cached_array("taxonomy-nodes", key,
                          lambda: identifier.embedder([node_prompt(n) for n in node_ids], batch_size=256))
+    texts = [text for text, _, _ in rows]
+    counts = ngram_features(texts)
+    idf = inverse_document_frequency(counts)
+    ngrams = ngram_features(texts, idf)
     settings = choose_settings(features, labels, nodes, node_ids,
-                               (args.c,) if args.c else C_GRID)
+                               (args.c,) if args.c else C_GRID, ngrams)
     if args.compare:
         settings["compare_cv_leaf_accuracy"] = compare_ngrams(
             [text for text, _, _ in rows], labels, features, settings["C"])
     model = fit(features, labels, settings["C"])
     args.out.mkdir(parents=True, exist_ok=True)
+    head = fit_ngrams(ngrams, labels)
+    assert (head["classes"] == model.classes_).all()
     np.savez_compressed(args.out / "text_identity.npz", coef=model.coef_.astype(np.float16),
                         intercept=model.intercept_.astype(np.float32),
-                        classes=model.classes_.astype(np.int64), nodes=nodes.astype(np.float16))
+                        classes=model.classes_.astype(np.int64), nodes=nodes.astype(np.float16),
+                        ngram_data=head["weights"].data.astype(np.float16),
+                        ngram_indices=head["weights"].indices.astype(np.int16),
+                        ngram_indptr=head["weights"].indptr.astype(np.int32),
+                        ngram_intercept=head["intercept"], ngram_idf=idf.astype(np.float16))
     meta = {"taxonomy_version": taxonomy().version, "embedder": identifier.embedder.spec.name,
             "embedder_files": identifier.embedder.spec.files, "node_prompt": NODES_TEXT,
             "training_titles": dict(Counter(source for _, _, source in rows)),
-            "per_class": args.per_class, "seed": SEED, **settings}
+            "per_class": args.per_class, "seed": SEED, "ngram_buckets": int(ngrams.shape[1]),
+            "ngram_c": NGRAM_C, "ngram_kept_weights": int(head["weights"].nnz), **settings}
     (args.out / "text_identity.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(f"wrote {args.out / 'text_identity.npz'} ({len(model.classes_)} Google IDs) in "
           f"{time.time() - started:.0f}s; settings {settings}")

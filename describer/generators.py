@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from describer import prompting
 from describer.generate import GenerationOptions, TextGenerator, text_generator
 from describer.retrieval import NearestNeighbourGenerator, RetrieveEditGenerator
+from listingsmith.core.registry import parse_source
 from listingsmith.core.types import Attributes
 
 Product = dict[str, Any]
@@ -26,6 +27,8 @@ Product = dict[str, Any]
 @runtime_checkable
 class Generator(Protocol):
     """Writes the (title, description) of each product; the Describer cleans and guards them.
+    An empty title asks for the formula title of the product's taxonomy branch
+    (``describer.titles``).
 
     ``repairs_claims``: whether the guard may rewrite the description's colours, brands and
     quantities to the product's before it cuts what is unsupported (a copying baseline is
@@ -41,21 +44,25 @@ class Generator(Protocol):
 
 
 class TemplateGenerator:
-    """No model: the title and description restate the attributes through
-    ``prompts/template_title.j2`` and ``prompts/template_description.j2``."""
+    """No model: the formula title (``prompts/titles.toml``) and a description that restates
+    the attributes through ``prompts/template_description.j2``."""
 
     name = "template"
     repairs_claims = True
 
     def write(self, attributes_list: Sequence[Attributes], products: Sequence[Product], *,
               tone: str, length: str, deterministic: bool) -> tuple[list[str], list[str]]:
-        return ([prompting.template_title(p) for p in products],
-                [prompting.template_description(p) for p in products])
+        return ([""] * len(products), [prompting.template_description(p) for p in products])
 
 
 class ModelGenerator:
-    """A text model (``describer.generate.TextGenerator``) prompted with the title and the
-    description conversations of ``prompts/``; the description starts with its lead."""
+    """A text model (``describer.generate.TextGenerator``) prompted with the description
+    conversation of ``prompts/`` (the description starts with its lead) and, for a model
+    chosen by source (``hf:``/``local:``), the title conversation.
+
+    The bundled models write no title: the formula title (``prompts/titles.toml``) scored
+    higher than the T5's own titles on Myntra (``eval.run --task describe``, "title R-L"),
+    names any product type and states every fact, and asking for it costs nothing."""
 
     repairs_claims = True
 
@@ -66,20 +73,28 @@ class ModelGenerator:
     def name(self) -> str:
         return self.model.name
 
+    @property
+    def writes_titles(self) -> bool:
+        return parse_source(self.model.spec.source).kind != "bundled"
+
+    def _titles(self, products: Sequence[Product], tone: str,
+                options: GenerationOptions) -> list[str]:
+        if not self.writes_titles:
+            return [""] * len(products)
+        return self.model([prompting.title_messages(p, tone) for p in products], options)
+
     def write(self, attributes_list: Sequence[Attributes], products: Sequence[Product], *,
               tone: str, length: str, deterministic: bool) -> tuple[list[str], list[str]]:
         title_options, text_options = generation_options(length, deterministic)
-        titles = self.model([prompting.title_messages(p, tone) for p in products],
-                            title_options)
         texts = self.model([description_request(p, tone, length) for p in products],
                            text_options)
-        return titles, texts
+        return self._titles(products, tone, title_options), texts
 
     def stream(self, attributes: Attributes, product: Product, *, tone: str, length: str,
                deterministic: bool) -> Iterator[tuple[str, str]]:
         """(title, description so far) as the description is decoded."""
         title_options, text_options = generation_options(length, deterministic)
-        title = self.model([prompting.title_messages(product, tone)], title_options)[0]
+        title = self._titles([product], tone, title_options)[0]
         draft = ""
         for piece in self.model.stream(description_request(product, tone, length),
                                        text_options):

@@ -15,7 +15,7 @@ from typing import Any
 
 import jinja2
 
-from describer import data
+from describer import data, titles
 from describer.claims import colour_claims
 from tagger.identify import product_type_words
 from listingsmith.core import vocab
@@ -23,7 +23,7 @@ from listingsmith.core.errors import TemplateError
 from listingsmith.core.types import Attributes, entity_units
 
 TEMPLATE_FILES = ("system.j2", "product_data.j2", "title.j2", "description.j2", "bullets.j2",
-                  "template_title.j2", "template_description.j2", "options.toml", "examples.toml",
+                  "titles.toml", "template_description.j2", "options.toml", "examples.toml",
                   "untrusted.toml")
 
 
@@ -131,7 +131,16 @@ def product_context(attributes: Attributes) -> dict[str, Any]:
         "seller": {one_line(k.replace("_", " ")).capitalize(): one_line(v)
                    for k, v in seller.items()},
         "pack_text": pack_text[:limits["max_chars"]],
+        "identity_path": attributes.identity.taxonomy_path if attributes.identity else "",
+        "fact_values": {fact.entity: fact.display for fact in
+                        sorted(attributes.facts, key=_fact_rank) if fact.entity != "brand"},
     }
+
+
+def _fact_rank(fact) -> tuple:
+    """Weakest first, so the most trusted fact of each entity is the one a dict keeps
+    (seller over barcode over pack text, then confidence), as ``Attributes.fact`` chooses."""
+    return ({"seller": 3, "barcode": 2, "ocr": 1}.get(fact.source, 0), fact.confidence)
 
 
 def product_kind(attributes: Attributes, seller_category: str, named_type: str) -> str:
@@ -225,8 +234,9 @@ def _chat(template: str, answer_key: str, product: dict[str, Any],
 
 
 def template_title(product: dict[str, Any]) -> str:
-    """The no-model title (``template_title.j2``)."""
-    return render("template_title.j2", product=product)
+    """The no-model title: the formula of the product's taxonomy branch
+    (``describer.titles``, ``prompts/titles.toml``)."""
+    return titles.formula_title(product)
 
 
 def template_description(product: dict[str, Any]) -> str:

@@ -238,8 +238,10 @@ class Identifier:
         seller_texts = [seller[name] for name in SELLER_FIELDS if seller.get(name, "").strip()]
         pack = readable_lines(spans)
         votes = self.text_votes([" ".join(seller_texts)] if seller_texts else [], "seller")
-        votes += self.text_votes([" ".join(line.english for line in pack)] if pack else [],
-                                 "pack", " ".join(span.text for span in spans),
+        pack_text = " ".join(line.english for line in pack)
+        enough = len(pack_text.split()) >= rules()["pack"]["text_model_min_words"]
+        votes += self.text_votes([pack_text] if enough else [], "pack",
+                                 " ".join(span.text for span in spans),
                                  rules()["pack"]["text_model_discount"])
         votes += self.line_votes(pack) + self.zero_shot_votes(pack)
         image = image_vote(image_probabilities, self.tree)

@@ -23,6 +23,7 @@ from tagger.backbone import BackboneOutput, ImageBackbone
 from tagger.grounding import GroundingDinoDetector
 from tagger.identify import IdentifyStage
 from tagger.image_text import ImageTextModel
+from tagger.more_facts import parse_product_facts
 from tagger.ocr import OcrEngine
 from tagger.stages import (BackboneStage, BarcodeStage, CategoryStage, ColourStage, DetectStage,
                            OcrStage, PartsStage, QualityStage, SelectedStage, Stage, StageContext,
@@ -136,14 +137,15 @@ class Tagger:
 
 
 class FactStage(SelectedStage):
-    """Facts from the pack text, barcodes and the seller. A brand of one of the likeliest
+    """Facts from the pack text (the Amazon-ML-2024 eight and the product facts: counts,
+    strength, lumens, kelvin, bulb base …), barcodes and the seller. A brand of one of the likeliest
     categories counts as known, but only where the pack text shows it."""
 
     name = "facts"
 
     def run(self, context: StageContext) -> str:
         attrs, options, brand_hints = context.attrs, context.options, context.brand_hints
-        found = fact_parser.parse_facts(attrs.text_spans) + context.barcode_facts
+        found = parse_product_facts(attrs.text_spans) + context.barcode_facts
         known = tuple(options.known_brands) + tuple(b for b in brand_hints
                                                     if b not in options.known_brands)
         brand = fact_parser.extract_brand(attrs.text_spans, known)

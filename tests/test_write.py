@@ -23,7 +23,7 @@ def test_jsonl_records_give_one_line_each_with_errors_kept_in_place(tmp_path, ca
     assert "Navy Blue" in " ".join(rows[0]["bullets"]) and "Net weight: 180 g" in rows[0]["bullets"]
     assert "Material: 100% cotton" in rows[0]["bullets"]
     assert not any("19.99" in bullet for bullet in rows[0]["bullets"])
-    assert rows[3]["title"] == "Acme Kettle 1.7 L"
+    assert rows[3]["title"] == "Acme Kettle, 1.7 L"
     assert "Power: 2200 W" in rows[3]["bullets"]
     assert "not valid JSON" in rows[1]["error"] and "missing 'id'" in rows[2]["error"]
     assert len(capsys.readouterr().err.strip().splitlines()) == 3  # two errors + the summary

@@ -18,16 +18,17 @@ from functools import lru_cache
 from typing import Any, Union
 
 from listingsmith.core.errors import ValidationError
-from listingsmith.core.units import entity_units, unit_symbols
+from listingsmith.core.units import code_entities, entity_displays, entity_units, unit_symbols
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 
 Box = tuple[float, float, float, float]
 """Axis-aligned box ``(x0, y0, x1, y1)`` in pixels of the (EXIF-corrected) source image."""
 
 
-TEXT_ENTITIES = ("brand", "gtin")
-"""Facts whose value is text rather than a number with a unit."""
+TEXT_ENTITIES = ("brand", "gtin", *code_entities())
+"""Facts whose value is text rather than a number with a unit: names, barcodes and codes
+such as a bulb base ("E27"). Schema 1.4 added the code entities and the product facts."""
 
 
 def _fail(owner: str, name: str, expected: str, got: Any) -> typing.NoReturn:
@@ -340,11 +341,15 @@ class Fact(_Serialisable):
 
     @property
     def display(self) -> str:
-        """Human form for listings: ``500 g``, ``1.5 L`` (no trailing ``.0``, short symbol)."""
+        """Human form for listings: ``500 g``, ``1.5 L`` (no trailing ``.0``, short symbol),
+        or the entity's own form where marketplaces write one ("Pack of 2", "SPF 50",
+        ``vocab/entity_display.json``)."""
         if self.entity in TEXT_ENTITIES:
             return str(self.value)
         number = f"{float(self.value):g}"
-        return f"{number} {unit_symbols().get(str(self.unit), self.unit)}"
+        symbol = unit_symbols().get(str(self.unit), self.unit)
+        form = entity_displays().get(self.entity, "{number} {symbol}")
+        return form.format(number=number, symbol=symbol)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,15 @@ def amlc_entities() -> tuple[str, ...]:
     return tuple(units_vocab()["amlc_entities"])
 
 
+@lru_cache(maxsize=1)
+def entity_displays() -> dict[str, str]:
+    """How listings write an entity whose marketplace form is not "number symbol" ("Pack of
+    {number}", "SPF {number}"), from ``vocab/entity_display.json``."""
+    return {entity: form for entity, form in
+            vocab.load("listingsmith.core", "vocab/entity_display.json").items()
+            if not entity.startswith("_")}
+
+
 def code_entities() -> dict[str, tuple[str, ...]]:
     """Entities whose value is a code, not a quantity (``bulb_base``: ``E27``, ``GU10`` …),
     with their codes as written in listings (``units.json``'s ``product_facts.codes``)."""

@@ -1,17 +1,19 @@
 """(attributes → reference listing) examples from the shared text corpora, with fixed splits.
 
-Groundwork for training and evaluating the describer (issue 7). Each source gives the seller
-fields a merchant would type and the listing text written for that product:
+Groundwork for training and evaluating the describer (issue 7). Each source gives the record
+a merchant has, as ``listingsmith write`` reads it (benchmarks run the path users run, never
+a field only the dataset has), and the listing text written for that product:
 
-* ``myntra`` (``text/myntra.csv``): brand, gender, colour, price, the product type words of
-  the name (``category``) and a pack quantity read from the name (``100 ml``); references:
-  ``Product_Name`` (title) and ``Description``.
-* ``bigbasket`` (``text/bigbasket.csv``): brand, category, sub_category, type, price
-  (``sale_price``) and the pack quantity read from the product name by the fact parser;
-  references: ``product`` (title) and ``description``.
+* ``myntra`` (``text/myntra.csv``): title (``Product_Name``), brand, gender, colour, price;
+  references: ``Product_Name`` (title) and ``Description``.
+* ``bigbasket`` (``text/bigbasket.csv``): title (``product``), brand, category (the most
+  specific of ``type`` and ``sub_category``), price (``sale_price``); references: ``product``
+  (title) and ``description``.
 * ``fashion`` (``fashion/styles.csv``, every row, ``text-only`` included): gender, category
-  (``articleType``), colour (``baseColour``), season, usage, master and sub category;
-  reference: ``productDisplayName`` (title only, no description).
+  (``articleType``), colour (``baseColour``), season, usage; reference:
+  ``productDisplayName`` (title only, no description, so no title is given).
+
+The title's quantities become facts on the way, as for any record (``tagger.seller``).
 
 Splits are fixed 80/10/10 by a hash of source and row id, so a row never changes split when
 rows are added. Fashion rows that have a photo keep the split shipped in ``styles.csv`` so
@@ -38,7 +40,7 @@ from listingsmith.core import vocab
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.types import Attributes, TextSpan
 from tagger.colours import vocabulary
-from tagger.facts import best_fact, parse_facts
+from tagger.more_facts import parse_product_facts
 from tagger.seller import record_attributes
 
 SOURCES = ("myntra", "bigbasket", "fashion")
@@ -74,6 +76,9 @@ _QUANTITY_TAIL = re.compile(r"(?:\s+(?:pack|set)\s+of)?\s+\d[\d.,]*\s*[^\W\d_]{0
                             re.IGNORECASE)
 _WITH_CLAUSE = re.compile(r"\s+with\s+.*$", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+")
+_CODE = re.compile(r"(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]*-[\w-]+")
+"""A catalogue code: letters and digits joined by hyphens ("NT-98BRITTNEY-BLUE-7")."""
+_PACK_WORDS = re.compile(r"[,(]?\s*\b(?:pack|set)\s+of\b\s*[)]?|[,(]\s*[)]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -158,10 +163,8 @@ def _myntra(row: dict[str, str]) -> Example | None:
     description = _clean(LINK_CLAUSE.sub("", row["Description"]))
     if not description:
         return None
-    brand = _clean(row["Product_Brand"])
-    seller = _fields(brand=brand, gender=row["Gender"], colour=row["Primary_Color"],
-                     price=row["Price"], category=product_type(title, brand))
-    seller.update(name_quantities(title))
+    seller = _fields(title=title, brand=row["Product_Brand"], gender=row["Gender"],
+                     colour=row["Primary_Color"], price=row["Price"])
     return _example(row["Product_ID"], "myntra", seller, title, description)
 
 
@@ -169,16 +172,14 @@ def _bigbasket(row: dict[str, str]) -> Example | None:
     title, description = _clean(row["product"]), _clean(LINK_CLAUSE.sub("", row["description"]))
     if not description:
         return None
-    seller = _fields(brand=row["brand"], category=row["category"],
-                     sub_category=row["sub_category"], type=row["type"], price=row["sale_price"])
-    seller.update(name_quantities(title))
+    seller = _fields(title=title, brand=row["brand"],
+                     category=_clean(row["type"]) or row["sub_category"], price=row["sale_price"])
     return _example(row["index"], "bigbasket", seller, title, description)
 
 
 def _fashion(row: dict[str, str]) -> Example:
     seller = _fields(gender=row["gender"], category=row["articleType"], colour=row["baseColour"],
-                     season=row["season"], usage=row["usage"],
-                     master_category=row["masterCategory"], sub_category=row["subCategory"])
+                     season=row["season"], usage=row["usage"])
     row_id = row["id"].strip()
     # a row with a photo keeps the image tasks' split; text-only rows are hashed
     split = row["split"] if row["split"] in SPLITS else split_of("fashion", row_id)
@@ -202,17 +203,29 @@ def _fields(**values: str | None) -> dict[str, str]:
     return {key: value for key, value in cleaned.items() if value.lower() not in missing}
 
 
-def name_quantities(name: str) -> dict[str, str]:
-    """Pack quantities the fact parser reads in a product name, as seller fields.
+def product_name(title: str, brand: str = "") -> str:
+    """What a seller's title calls the product, for the product-type slot of a formula title:
+    the title without its leading brand, the quantities the fact parser reads in it (they
+    follow as facts), catalogue codes and loose punctuation. Gender and colour words stay where
+    the seller put them.
 
-    >>> name_quantities("Fresho Basmati Rice 1 kg")
-    {'item_weight': '1 kg'}
-    >>> name_quantities("Water Bottle - Orange")
-    {}
+    >>> product_name("Philips 9W LED Bulb E27 Cool Day Light, Pack of 2", "Philips")
+    'LED Bulb Cool Day Light'
+    >>> product_name("Soie Women Blue Printed Sleep Shirts NT-98BRITTNEY-BLUE-7", "Soie")
+    'Women Blue Printed Sleep Shirts'
+    >>> product_name("Amul Taaza Toned Milk 1 L", "Amul")
+    'Taaza Toned Milk'
     """
-    facts = parse_facts([TextSpan(text=name, box=(0, 0, 0, 0), score=1.0)])
-    found = {entity: best_fact(facts, entity) for entity in settings()["quantity_entities"]}
-    return {entity: fact.display for entity, fact in found.items() if fact is not None}
+    text = title.strip()
+    if brand and text.casefold().startswith(brand.casefold() + " "):
+        text = text[len(brand):]
+    span = TextSpan(text=text, box=(0, 0, 0, 0), score=1.0)
+    for fact in sorted(parse_product_facts([span]), key=lambda f: -len(f.raw_text)):
+        if fact.entity != "brand":
+            text = text.replace(fact.raw_text, " ")
+    words = [w for w in text.split() if not _CODE.fullmatch(w.strip(",;:()"))]
+    text = _PACK_WORDS.sub(" ", " ".join(words))
+    return " ".join(text.split()).strip(" ,;:-()/")
 
 
 def product_type(name: str, brand: str = "") -> str:

@@ -11,6 +11,7 @@ from describer.claims import GLUED_SENTENCE
 from describer.generators import GENERATORS, Generator, generator_for, memory_readers
 from describer.guard import Guard, default_guard, unknown_words
 from describer.retrieval import memory_examples
+from describer.styling import styled
 from listingsmith.core.errors import ListingsmithError, ModelError
 from listingsmith.core.registry import spec_for
 from listingsmith.core.types import Attributes, Listing
@@ -34,6 +35,9 @@ class Describer:
     instead cost the T5 title quality on Myntra: its own titles are worse than the
     template's), such sentences are dropped, and the template text stands in when nothing
     remains.
+
+    Tone and length then act on the text, whatever wrote it (``describer.styling``), and the
+    guard checks the result again.
 
     The model is loaded lazily on the first ``describe`` call. Bullets always come from
     the attributes through ``prompts/bullets.j2``, so facts in bullets are never invented.
@@ -91,6 +95,10 @@ class Describer:
         if brand and brand.casefold() not in title.casefold():
             title = f"{brand} {title}"
         text, dropped = self.guard.ground(text, attributes)
+        text = styled(text or prompting.template_description(product), product, [], tone,
+                      length)
+        text, dropped_styled = self.guard.ground(text, attributes)
+        dropped += dropped_styled
         return Listing(
             title=title or "Product",
             description=text or prompting.template_description(product),

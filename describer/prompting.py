@@ -109,6 +109,7 @@ def product_context(attributes: Attributes) -> dict[str, Any]:
         if fact is not None:
             facts.append({"label": label, "value": fact.display})
     named_type, named_colours = _seller_title_words(seller, brand)
+    title = next((seller[k] for k in data.settings()["title_fields"] if seller.get(k)), "")
     category = product_kind(attributes, seller.get("category", ""), named_type)
     if category and category == seller.get("category"):
         seller.pop("category")
@@ -131,6 +132,7 @@ def product_context(attributes: Attributes) -> dict[str, Any]:
         "seller": {one_line(k.replace("_", " ")).capitalize(): one_line(v)
                    for k, v in seller.items()},
         "pack_text": pack_text[:limits["max_chars"]],
+        "name": data.product_name(title, brand) if title else "",
         "identity_path": attributes.identity.taxonomy_path if attributes.identity else "",
         "fact_values": {fact.entity: fact.display for fact in
                         sorted(attributes.facts, key=_fact_rank) if fact.entity != "brand"},
@@ -147,7 +149,8 @@ def product_kind(attributes: Attributes, seller_category: str, named_type: str) 
     """The product type a listing names. What the seller typed outranks what the photos
     suggest; a closed-set classifier's class counts only when the product's identity agrees
     with it (it refined the identity), since a confident wrong type ("Tshirts" for a vitamin
-    pack) is worse than a plain one. Without an identity (older attributes): the category,
+    pack) is worse than a plain one. The type the seller's title names wins over the identity's
+    when the identity was read from the seller's words too, or when both name the same thing. Without an identity (older attributes): the category,
     then the seller's category, then the type the seller's title names."""
     identity, category = attributes.identity, attributes.category
     if identity is None:
@@ -158,7 +161,9 @@ def product_kind(attributes: Attributes, seller_category: str, named_type: str) 
         return seller_category
     if identity.taxonomy_id is None:
         return named_type
-    if named_type and _head_noun(named_type) == _head_noun(identity.product_type):
+    seller_decided = any(e.source == "seller" for e in identity.evidence)
+    if named_type and (seller_decided
+                       or _head_noun(named_type) == _head_noun(identity.product_type)):
         return named_type
     return identity.product_type.title()
 

@@ -159,7 +159,7 @@ class RetrieveEditGenerator(NearestNeighbourGenerator):
     def write(self, attributes: Sequence[Attributes], products: Sequence[dict], *,
               tone: str = "neutral", length: str = "medium",
               deterministic: bool = True) -> tuple[list[str], list[str]]:
-        """The template titles (``prompts/template_title.j2``) and the neighbours' descriptions;
+        """The formula titles (``prompts/titles.toml``) and the neighbours' descriptions;
         "" (the Describer's template description) where the nearest listing is less similar
         than ``retrieval.toml``'s ``min_similarity``: a product unlike anything in the memory.
 

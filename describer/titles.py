@@ -1,5 +1,5 @@
-"""Titles by formula: brand + what the branch's buyers search for + product type, then the
-facts, in the order ``prompts/titles.toml`` gives for the product's Google taxonomy branch.
+"""Titles by formula: brand + what the branch's buyers search for + product type (the
+seller's own name for the product where a title was given), then the facts, in the order ``prompts/titles.toml`` gives for the product's Google taxonomy branch.
 
 Marketplace title guides (Amazon, Google Merchant, Flipkart) agree on the shape: brand first,
 the product type a buyer types, the attributes that tell variants apart (colour for apparel,
@@ -64,7 +64,7 @@ def _head_value(slot: str, product: dict[str, Any]) -> str:
     if slot == "brand":
         return product.get("brand", "")
     if slot == "product_type":
-        kind = product["seller"].get("Type") or product.get("kind", "")
+        kind = product.get("name") or product["seller"].get("Type") or product.get("kind", "")
         return " ".join(word[:1].upper() + word[1:] if word.islower() else word
                         for word in kind.split())
     if slot == "colour" and product.get("colours"):

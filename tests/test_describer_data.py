@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from describer.data import (SOURCES, SPLITS, Example, example_attributes, examples, known_brands,
-                            name_quantities, product_type, split_of)
+                            product_type, split_of)
 from tagger.seller import record_attributes
 from listingsmith.core.records import read_records
 from listingsmith.core.errors import ListingsmithError
@@ -79,13 +79,14 @@ def test_myntra_seller_fields_and_references(data):
     by_id = {e.id: e for e in everything(data, "myntra")}
     assert set(by_id) == {"101", "102"}  # an empty description is no example
     shirt = by_id["101"]
-    assert shirt.seller == {"brand": "Parx", "gender": "Men", "colour": "Blue", "price": "739",
-                            "category": "Casual Shirt"}
+    assert shirt.seller == {"title": "Parx Men Navy Blue Slim Fit Solid Casual Shirt",
+                            "brand": "Parx", "gender": "Men", "colour": "Blue", "price": "739"}
     assert shirt.title == "Parx Men Navy Blue Slim Fit Solid Casual Shirt"
     assert shirt.description == "Navy blue solid casual shirt, has a spread collar"
     perfume = by_id["102"]
     assert "colour" not in perfume.seller  # an empty cell is no field
-    assert perfume.seller["item_volume"] == "40 ml"
+    assert "item_volume" not in perfume.seller  # the title's "40 ml" becomes a fact on the way
+    assert example_attributes(perfume).fact("item_volume").display == "40 ml"
     assert perfume.description == "Notes: lotus blossom"
 
 
@@ -93,11 +94,10 @@ def test_bigbasket_seller_fields_quantity_and_boilerplate(data):
     by_id = {e.id: e for e in everything(data, "bigbasket")}
     assert set(by_id) == {"1", "2"}  # a description that was only a link is no example
     rice = by_id["1"]
-    assert rice.seller == {"brand": "Fresho", "category": "Foodgrains, Oil & Masala",
-                           "sub_category": "Rice & Rice Products", "type": "Basmati Rice",
-                           "price": "120", "item_weight": "1 kg"}
+    assert rice.seller == {"title": "Basmati Rice 1 kg", "brand": "Fresho",
+                           "category": "Basmati Rice", "price": "120"}
     assert rice.title == "Basmati Rice 1 kg" and rice.description == "Long grain rice."
-    assert "type" not in by_id["2"].seller and "item_weight" not in by_id["2"].seller
+    assert by_id["2"].seller["category"] == "Storage"  # no type: the sub-category
 
 
 def test_fashion_rows_include_text_only_and_keep_photo_splits(data):
@@ -106,8 +106,7 @@ def test_fashion_rows_include_text_only_and_keep_photo_splits(data):
     photo = by_id["15970"]
     assert photo.split == "test"  # the image tasks' split
     assert photo.seller == {"gender": "Men", "category": "Shirts", "colour": "Navy Blue",
-                            "season": "Fall", "usage": "Casual", "master_category": "Apparel",
-                            "sub_category": "Topwear"}
+                            "season": "Fall", "usage": "Casual"}
     assert photo.description == ""
     text_only = by_id["39386"]
     assert "colour" not in text_only.seller  # "NA"
@@ -145,14 +144,12 @@ def test_attributes_take_the_listingsmith_write_path(data, tmp_path):
     assert record_attributes(record.fields) == attributes
 
 
-def test_product_type_and_name_quantities():
+def test_product_type_of_a_name():
     assert product_type("SPYKAR Women Pink Super Skinny Cropped Jeans", "SPYKAR") == "Cropped Jeans"
     assert product_type("Soie Women Blue Sleep Shirts NT-98BRITTNEY-BLUE-7", "Soie") == \
         "Sleep Shirts"
     assert product_type("Roadster Men Grey & Black Striped Pullover Sweater", "Roadster") == \
         "Pullover Sweater"
-    assert name_quantities("Mustard Oil 1 L") == {"item_volume": "1 L"}
-    assert name_quantities("Garlic Capsule 500 mg") == {}  # a dose, not the pack
 
 
 def test_known_brands_drop_short_names_and_ordinary_words(data):

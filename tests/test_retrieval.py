@@ -85,13 +85,13 @@ def seller(**fields: str):
 
 def test_nearest_finds_the_training_product_with_the_closest_attributes(data):
     generator = NearestNeighbourGenerator(data, sources=("bigbasket",))
-    found = generator.nearest([seller(brand="Amul", type="Butter", category="Grocery"),
-                               seller(brand="Tata", type="Tea", category="Grocery")])
+    found = generator.nearest([seller(brand="Amul", category="Butter"),
+                               seller(brand="Tata", category="Tea")])
     assert [n.title.title for n in found] == ["Amul Salted Butter 500 g", "Tata Tea Gold 1 kg"]
     assert all(n.description is n.title for n in found)
     assert all(n.title.split == "train" for n in found)
-    (same,) = generator.nearest([seller(brand="Amul", type="Butter", category="Grocery",
-                                        price="1", item_weight="500 g")])
+    (same,) = generator.nearest([seller(title="Amul Salted Butter 500 g", brand="Amul",
+                                        category="Butter", price="1")])
     assert same.title.title == "Amul Salted Butter 500 g"
     assert same.title_similarity == pytest.approx(1.0, abs=1e-4)  # price is not compared
     assert same.title_similarity > found[0].title_similarity
@@ -99,8 +99,8 @@ def test_nearest_finds_the_training_product_with_the_closest_attributes(data):
 
 def test_describer_writes_the_neighbours_listing_with_its_own_bullets(data):
     describer = Describer(NearestNeighbourGenerator(data, sources=("bigbasket",)))
-    (listing,) = describer.describe([seller(brand="Fresho", type="Basmati Rice",
-                                            category="Grocery", item_weight="1 kg")])
+    (listing,) = describer.describe([seller(brand="Fresho", category="Basmati Rice",
+                                            item_weight="1 kg")])
     # the neighbour's title states 5 kg, this product is 1 kg: the guard swaps in the template
     assert "5 kg" not in listing.title and listing.removed_claims == ["5 kg"]
     assert listing.description == "Long grain aged basmati rice."  # full stop added, kept whole

@@ -1,0 +1,93 @@
+"""Titles by formula per taxonomy branch (prompts/titles.toml), and tone and length acting on
+every generator (describer/styling.py)."""
+
+import re
+
+import pytest
+
+from describer import prompting, titles
+from describer.generators import TemplateGenerator
+from describer.pipeline import Describer
+from listingsmith.core.types import Attributes, ColorSwatch, Fact, Identity, TextSpan
+from tagger.seller import record_attributes
+
+SUPPLEMENTS = "Health & Beauty > Health Care > Fitness & Nutrition > Vitamins & Supplements"
+
+
+def vitamin_pack() -> Attributes:
+    span = TextSpan("Vitamin E 268 mg", (0, 0, 100, 20), 0.99)
+    count = TextSpan("365 Capsules", (0, 30, 100, 50), 0.98)
+    return Attributes(
+        text_spans=[span, count],
+        facts=[Fact("brand", "SOLIMO", None, "SOLIMO", "ocr", span, 0.8),
+               Fact("strength", 268, "milligram", "268 mg", "ocr", span, 0.9),
+               Fact("unit_count", 365, "capsule", "365 Capsules", "ocr", count, 0.9)],
+        colours=[ColorSwatch("White", "white", (250, 250, 250), "#fafafa", 0.6)],
+        identity=Identity(525, SUPPLEMENTS, "vitamin supplement", 0.9, False))
+
+
+def title_of(attributes: Attributes) -> str:
+    return Describer(TemplateGenerator()).describe([attributes])[0].title
+
+
+def test_the_deepest_matching_branch_gives_the_formula():
+    assert titles.formula("Home & Garden > Lighting > Light Bulbs") == \
+        titles.settings()["branches"]["Home & Garden > Lighting"]
+    assert titles.formula("Home & Garden > Kitchen & Dining") == \
+        titles.settings()["branches"]["Home & Garden"]
+    assert titles.formula("Vehicles & Parts") == titles.settings()["branches"]["default"]
+
+
+def test_every_branch_of_the_formulas_is_a_taxonomy_node():
+    from tagger.taxonomy import taxonomy
+
+    for branch in titles.settings()["branches"]:
+        if branch != "default":
+            assert taxonomy().by_path(branch) is not None, branch
+
+
+def test_a_supplement_title_has_strength_and_count_and_no_colour_or_capitals():
+    title = title_of(vitamin_pack())
+    assert title == "Solimo Vitamin Supplement, 268 mg, 365 capsules"
+
+
+@pytest.mark.parametrize("record, expected", [
+    ({"title": "Philips 9W LED Bulb E27 Cool Day Light, Pack of 2", "brand": "Philips"},
+     ["Philips", "LED Bulb", "9 W", "E27", "Pack of 2"]),
+    ({"title": "Amul Taaza Toned Milk 1 L", "brand": "Amul", "category": "Dairy"},
+     ["Amul", "Taaza Toned Milk", "1 L"]),
+    ({"title": "pinwheel Women Navy Blue A-Line Dress", "brand": "pinwheel"},
+     ["pinwheel", "Women", "Navy Blue", "A-Line Dress"]),
+])
+def test_a_seller_title_keeps_its_words_and_every_fact(record, expected):
+    title = title_of(record_attributes(record))
+    for part in expected:
+        assert part in title, (part, title)
+    assert title != "Product" and len(title) <= 150
+
+
+def test_long_titles_drop_facts_from_the_end_and_never_shout():
+    product = {"brand": "ACME", "kind": "POWER STATION " + "x" * 140, "colours": [],
+               "seller": {}, "identity_path": "Electronics",
+               "fact_values": {"battery_capacity": "20000 mAh", "wattage": "300 W"}}
+    title = titles.formula_title(product)
+    assert len(title) <= 150
+    assert not re.search(r"\b[A-Z]{4,}\b", title.replace("ACME", ""))
+    assert title.startswith("Acme Power Station")
+
+
+def test_tone_and_length_change_every_generator_s_words():
+    describer = Describer(TemplateGenerator())
+    attributes = vitamin_pack()
+    text = {(tone, length): describer.describe([attributes], tone=tone, length=length)[0]
+            .description for tone in prompting.options()["tones"]
+            for length in prompting.options()["lengths"]}
+    words = {key: len(value.split()) for key, value in text.items()}
+    for tone in prompting.options()["tones"]:
+        assert words[tone, "short"] <= words[tone, "medium"] <= words[tone, "long"]
+        assert words[tone, "short"] <= prompting.options()["lengths"]["short"]["words"]
+    assert words["neutral", "long"] > words["neutral", "medium"]
+    assert "refined" in text["premium", "medium"] and "refined" not in text["neutral", "medium"]
+    assert "!" in text["playful", "medium"]
+    assert "Specifications: Strength: 268 mg" in text["technical", "short"]
+    assert len({text[tone, "medium"] for tone in prompting.options()["tones"]}) == 4

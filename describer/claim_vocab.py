@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from listingsmith.core import vocab
-from listingsmith.core.units import Unit, units
+from listingsmith.core.units import Unit, units, units_vocab
 from tagger.colours import vocabulary
 
 
@@ -60,6 +60,15 @@ def unit_aliases() -> tuple[tuple[str, Unit], ...]:
     quotes = set(settings()["prose_quotes"])
     return tuple((spelling, unit) for unit in table.values()
                  for spelling in (unit.name, *unit.aliases) if spelling not in quotes)
+
+
+@lru_cache(maxsize=1)
+def prefixed_units() -> tuple[tuple[str, Unit], ...]:
+    """(words, unit) for quantities written word-first ("Pack of 2", "SPF 50"), from
+    ``units.json``'s ``product_facts.prefixed``: listings state them in that form
+    (``entity_display.json``), so the guard must read them there too."""
+    rules = units_vocab()["product_facts"]["prefixed"].values()
+    return tuple((words, unit_named(rule["unit"])) for rule in rules for words in rule["words"])
 
 
 def unit_key(alias: str) -> str:

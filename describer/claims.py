@@ -93,7 +93,16 @@ def _quantity_pattern() -> re.Pattern:
            rf"(?:{_BY}(?P<b3>{_NUMBER}))?\s*(?P<bu>{length})")
     single = (rf"(?:(?P<lo>{_NUMBER})(?:\s*(?P<lu>{unit}))?\s*{_RANGE}\s*)?"
               rf"(?P<num>{_NUMBER})\s?-?\s?(?P<unit>{unit})")
-    return re.compile(rf"(?<![\w.,])(?:{box}|{single})", re.IGNORECASE)
+    # "Pack of 500 g" is a weight, not 500 packs
+    words = sorted({w for w, _ in claim_vocab.prefixed_units()}, key=len, reverse=True)
+    prefixed = (r"(?P<pw>" + "|".join(_spelling_pattern(w) for w in words)
+                + rf")\s*:?\s*(?P<pn>{_NUMBER})(?![\w.,]*\d)(?!\s?-?\s?{unit})")
+    return re.compile(rf"(?<![\w.,])(?:{box}|{single}|{prefixed})", re.IGNORECASE)
+
+
+def _prefixed_unit(words: str) -> Unit:
+    key = claim_vocab.unit_key(words)
+    return next(u for w, u in claim_vocab.prefixed_units() if claim_vocab.unit_key(w) == key)
 
 
 def _spelling_pattern(spelling: str) -> str:
@@ -115,12 +124,15 @@ def _number(text: str) -> float | None:
 
 
 def quantity_claims(text: str) -> list[Claim]:
-    """Numbers with a unit: "500 g", "1,5 L", "220-240V", "30 x 20 cm", "2 years", "100%"."""
+    """Numbers with a unit: "500 g", "1,5 L", "220-240V", "30 x 20 cm", "2 years", "100%",
+    and word-first ones: "Pack of 2", "SPF 50"."""
     unit_named = claim_vocab.unit_named
     claims = []
     for match in _quantity_pattern().finditer(text):
         numbers: list[tuple[str, Unit]]
-        if match.group("bu") is not None:
+        if match.group("pw") is not None:
+            numbers = [(match.group("pn"), _prefixed_unit(match.group("pw")))]
+        elif match.group("bu") is not None:
             unit = unit_named(match.group("bu"))
             numbers = [(match.group(g), unit) for g in ("b1", "b2", "b3") if match.group(g)]
         else:

@@ -91,6 +91,9 @@ class Example:
     title: str
     description: str
     split: str
+    group: str = ""
+    """The source's own top category ("Beauty & Hygiene"), for per-branch tables only: no
+    model reads it."""
 
     @property
     def key(self) -> str:
@@ -174,7 +177,7 @@ def _bigbasket(row: dict[str, str]) -> Example | None:
         return None
     seller = _fields(title=title, brand=row["brand"],
                      category=_clean(row["type"]) or row["sub_category"], price=row["sale_price"])
-    return _example(row["index"], "bigbasket", seller, title, description)
+    return _example(row["index"], "bigbasket", seller, title, description, _clean(row["category"]))
 
 
 def _fashion(row: dict[str, str]) -> Example:
@@ -187,9 +190,9 @@ def _fashion(row: dict[str, str]) -> Example:
 
 
 def _example(row_id: str, source: str, seller: dict[str, str], title: str,
-             description: str) -> Example:
+             description: str, group: str = "") -> Example:
     row_id = row_id.strip()
-    return Example(row_id, source, seller, title, description, split_of(source, row_id))
+    return Example(row_id, source, seller, title, description, split_of(source, row_id), group)
 
 
 def _clean(text: str | None) -> str:

@@ -75,6 +75,12 @@ class TextGenerator:
         return f"{self.spec.source}#{self.spec.name}"
 
     @property
+    def writes_titles(self) -> bool:
+        """The bundled models write no title (see ``describer.generators.ModelGenerator``);
+        a model chosen by source (``hf:``/``local:``) does."""
+        return parse_source(self.spec.source).kind != "bundled"
+
+    @property
     def model_and_tokenizer(self):
         return load_once(self.spec, self.cache_key, self._build)
 

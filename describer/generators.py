@@ -73,13 +73,9 @@ class ModelGenerator:
     def name(self) -> str:
         return self.model.name
 
-    @property
-    def writes_titles(self) -> bool:
-        return parse_source(self.model.spec.source).kind != "bundled"
-
     def _titles(self, products: Sequence[Product], tone: str,
                 options: GenerationOptions) -> list[str]:
-        if not self.writes_titles:
+        if not self.model.writes_titles:
             return [""] * len(products)
         return self.model([prompting.title_messages(p, tone) for p in products], options)
 

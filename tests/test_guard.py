@@ -28,8 +28,10 @@ def texts(claims) -> list[str]:
 
 def test_numbers_with_units_are_claims_and_bare_numbers_are_not():
     claims = find_claims("Has 2 pockets, 5-pocket styling, pack of 3 and a 500 g tub.")
-    assert texts(claims) == ["500 g"]
-    assert claims[0].kind == "quantity" and claims[0].quantities == ((500.0, "mass"),)
+    # "pack of 3" is a claim: listings state pack counts that way ("Pack of 2")
+    assert texts(claims) == ["pack of 3", "500 g"]
+    assert claims[0].quantities == ((3.0, "pack"),)
+    assert claims[1].kind == "quantity" and claims[1].quantities == ((500.0, "mass"),)
 
 
 @pytest.mark.parametrize("text, value, dimension", [
@@ -69,7 +71,8 @@ def test_in_is_an_inch_only_before_punctuation():
 
 
 def test_multipack_reads_the_pack_size_not_a_box():
-    assert texts(find_claims("Pack of 2 x 500 g")) == ["500 g"]
+    # the pack count and the pack size, never a 2 x 500 g box
+    assert texts(find_claims("Pack of 2 x 500 g")) == ["Pack of 2", "500 g"]
 
 
 def test_colour_words_and_their_tricky_uses():
@@ -267,6 +270,7 @@ def test_a_generated_title_of_the_wrong_product_falls_back_to_the_template():
 
     class WritesTrousers(TextGenerator):
         name = "fake"
+        writes_titles = True
 
         def __init__(self):  # no model: it writes one fixed answer
             pass

@@ -6,7 +6,8 @@ import re
 import pytest
 
 from describer import prompting, titles
-from describer.generators import TemplateGenerator
+from describer.generate import TextGenerator
+from describer.generators import ModelGenerator, TemplateGenerator
 from describer.pipeline import Describer
 from listingsmith.core.types import Attributes, ColorSwatch, Fact, Identity, TextSpan
 from tagger.seller import record_attributes
@@ -76,6 +77,19 @@ def test_long_titles_drop_facts_from_the_end_and_never_shout():
     assert title.startswith("Acme Power Station")
 
 
+class WritesOneSentence(TextGenerator):
+    """A text model that says the product and nothing of its facts."""
+
+    name = "fake"
+    writes_titles = False
+
+    def __init__(self):  # no model: it writes one fixed answer
+        pass
+
+    def __call__(self, prompts, options):
+        return ["Solimo vitamin E softgels for daily use."] * len(prompts)
+
+
 def test_tone_and_length_change_every_generator_s_words():
     describer = Describer(TemplateGenerator())
     attributes = vitamin_pack()
@@ -86,7 +100,12 @@ def test_tone_and_length_change_every_generator_s_words():
     for tone in prompting.options()["tones"]:
         assert words[tone, "short"] <= words[tone, "medium"] <= words[tone, "long"]
         assert words[tone, "short"] <= prompting.options()["lengths"]["short"]["words"]
-    assert words["neutral", "long"] > words["neutral", "medium"]
+    # the template already states every attribute; a model's text gains the facts it left out
+    model = Describer(ModelGenerator(WritesOneSentence()))
+    brief = {length: model.describe([attributes], length=length)[0].description
+             for length in ("medium", "long")}
+    assert brief["medium"] == "Solimo vitamin E softgels for daily use."
+    assert "Strength: 268 mg" in brief["long"] and brief["long"].startswith(brief["medium"])
     assert "refined" in text["premium", "medium"] and "refined" not in text["neutral", "medium"]
     assert "!" in text["playful", "medium"]
     assert "Specifications: Strength: 268 mg" in text["technical", "short"]

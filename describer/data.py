@@ -231,6 +231,35 @@ def product_name(title: str, brand: str = "") -> str:
     return " ".join(text.split()).strip(" ,;:-()/")
 
 
+def pack_name(spans: list[TextSpan], product_type: str, brand: str = "") -> str:
+    """What the pack calls the product, for a photo's title: the English line in the largest
+    letters that names the identity's product type by one of its words, without its brand
+    and facts, when that leaves at most ``pack_name_words`` words ("Vitamin E 268 mg" →
+    "Vitamin E" for a "vitamin supplement"). "" when no line does: the type then stands.
+
+    >>> line = lambda text, height: TextSpan(text, (0, 0, 10, height), 0.99, line_height=height)
+    >>> pack_name([line("High Strength", 40), line("Vitamin E 268 mg", 60),
+    ...            line("Vitamine E 268 mg", 60), line("Vitamin E is an antioxidant that", 20)],
+    ...           "vitamin supplement")
+    'Vitamin E'
+    >>> pack_name([line("MR16 GU10", 30)], "light bulb")
+    ''
+    """
+    from tagger.pack_text import looks_foreign
+
+    cues = {word for word in re.findall(r"[a-z]{3,}", product_type.lower())}
+    limit = settings()["pack_name_words"]
+    named = []
+    for span in spans:
+        words = {w.rstrip("s") for w in re.findall(r"[a-z]{3,}", span.text.lower())}
+        if not words & {cue.rstrip("s") for cue in cues} or looks_foreign(span.text)[0]:
+            continue
+        name = product_name(span.text, brand)
+        if 0 < len(name.split()) <= limit:
+            named.append((span.height, span.score, name))
+    return max(named)[2] if named else ""
+
+
 def product_type(name: str, brand: str = "") -> str:
     """The product type words of a Myntra name: its last words after dropping a trailing
     quantity and a "with …" clause, skipping brand, gender and colour words and codes.

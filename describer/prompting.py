@@ -132,7 +132,9 @@ def product_context(attributes: Attributes) -> dict[str, Any]:
         "seller": {one_line(k.replace("_", " ")).capitalize(): one_line(v)
                    for k, v in seller.items()},
         "pack_text": pack_text[:limits["max_chars"]],
-        "name": data.product_name(title, brand) if title else "",
+        "name": (data.product_name(title, brand) if title else data.pack_name(
+            attributes.text_spans, attributes.identity.product_type, brand)
+            if attributes.identity and not attributes.identity.uncertain else ""),
         "identity_path": attributes.identity.taxonomy_path if attributes.identity else "",
         "fact_values": {fact.entity: fact.display for fact in
                         sorted(attributes.facts, key=_fact_rank) if fact.entity != "brand"},

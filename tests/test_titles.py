@@ -49,7 +49,8 @@ def test_every_branch_of_the_formulas_is_a_taxonomy_node():
 
 def test_a_supplement_title_has_strength_and_count_and_no_colour_or_capitals():
     title = title_of(vitamin_pack())
-    assert title == "Solimo Vitamin Supplement, 268 mg, 365 capsules"
+    # the pack's own name for the product ("Vitamin E 268 mg" less its dose) beats the type
+    assert title == "Solimo Vitamin E, 268 mg, 365 capsules"
 
 
 @pytest.mark.parametrize("record, expected", [

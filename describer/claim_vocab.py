@@ -5,7 +5,9 @@ Every list lives in a data file read through ``listingsmith.core.vocab``:
 ``describer/vocab/guard.toml`` (word lists and thresholds), ``product_types.json``,
 ``part_words.txt``, ``brands.txt`` and ``words.txt`` (built from the shared data by
 ``python -m describer.data``), ``tagger/vocab/colours.csv`` (colours) and
-``listingsmith/core/vocab/units.json`` (units). The guard (``describer.guard``) and the
+``listingsmith/core/vocab/units.json`` (units), and the product types and parts of each Google
+taxonomy branch (``branch_types.json``, built by ``python -m describer.branch_vocab`` from
+``branch_types.toml``; ``branch_parts.toml``). The guard (``describer.guard``) and the
 training-data builder (``describer.data``) both read it here, so neither imports the other.
 """
 
@@ -16,8 +18,10 @@ from functools import lru_cache
 from typing import Any
 
 from listingsmith.core import vocab
+from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.units import Unit, units, units_vocab
 from tagger.colours import vocabulary
+from tagger.taxonomy import taxonomy
 
 
 def settings() -> dict[str, Any]:
@@ -151,3 +155,77 @@ def lexicon() -> frozenset[str]:
 def word_endings() -> tuple[str, ...]:
     """Endings a word may carry beyond a lexicon word ("pockets", "printed")."""
     return tuple(settings()["word_endings"])
+
+
+# --------------------------------------------------------------------------- branch types
+
+
+def branch_settings() -> dict[str, Any]:
+    """``describer/vocab/branch_types.toml``: the builder's inputs and the hand-reviewed
+    ``ambiguous`` list."""
+    return vocab.load("describer", "vocab/branch_types.toml")
+
+
+def branch_types() -> dict[str, Any]:
+    """``describer/vocab/branch_types.json`` (built by ``python -m describer.branch_vocab``):
+    type key → its name, Google top-level branches and shallowest taxonomy node."""
+    return vocab.load("describer", "vocab/branch_types.json")
+
+
+@lru_cache(maxsize=1)
+def claimable_branch_types() -> dict[str, dict[str, Any]]:
+    """The built types less the hand-reviewed ``ambiguous`` ones (keys, see ``type_key``)."""
+    ambiguous = {type_key(words_of(word)) for word in branch_settings()["ambiguous"]}
+    return {key: entry for key, entry in branch_types()["types"].items() if key not in ambiguous}
+
+
+_WORDS = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+
+
+def words_of(text: str) -> list[str]:
+    """The words of ``text``, hyphens and punctuation left out ("T-Shirts" → T, Shirts)."""
+    return _WORDS.findall(text)
+
+
+@lru_cache(maxsize=1)
+def _plural_only() -> frozenset[str]:
+    return frozenset(word.lower() for word in branch_settings()["plural_only"])
+
+
+def singular(word: str) -> str:
+    """``word`` in lower case without an English plural ending ("bulbs" → "bulb", "batteries"
+    → "battery", "dresses" → "dress"); ``plural_only`` words ("shorts") stay as written."""
+    word = word.lower()
+    if word in _plural_only() or len(word) <= 3:
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes", "zzes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def type_key(words: list[str]) -> str:
+    """The look-up key of a type written as ``words``: lower case, run together, the last word
+    singular, so "T-Shirts", "t shirt" and "tshirt" are one key."""
+    if not words:
+        return ""
+    return "".join(w.lower() for w in words[:-1]) + singular(words[-1])
+
+
+@lru_cache(maxsize=1)
+def branch_parts() -> dict[str, frozenset[int]]:
+    """``describer/vocab/branch_parts.toml``'s ``[parts]``: part word → the IDs of the Google
+    top-level branches whose products can have it."""
+    ids = {taxonomy().node(b).name: b for b in taxonomy().children(None)}
+    parts = {}
+    for word, names in vocab.load("describer", "vocab/branch_parts.toml")["parts"].items():
+        unknown = [n for n in names if n not in ids]
+        if unknown:
+            raise ListingsmithError(f"describer/vocab/branch_parts.toml: {word!r} names "
+                                    f"{unknown[0]!r}, not a top-level branch; use one of "
+                                    f"{', '.join(sorted(ids))}")
+        parts[word.lower()] = frozenset(ids[n] for n in names)
+    return parts

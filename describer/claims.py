@@ -1,4 +1,5 @@
-"""Finding the checkable claims of a text: quantities, brands, colours and product types.
+"""Finding the checkable claims of a text: quantities, brands, colours and product types
+(fashion types, and the types of every taxonomy branch: ``branch_type_claims``).
 
 What counts as each is data (``describer.claim_vocab``); whether the attributes support a
 claim is the guard's business (``describer.guard``).
@@ -211,3 +212,37 @@ def _loose(name: str) -> str:
 
 def squash_spaces(text: str) -> str:
     return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------- branch types
+
+_TYPE_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+_TYPE_JOIN = re.compile(r"[\s-]+")
+"""What may stand between the words of one type: "light bulb", "t-shirt"."""
+
+
+def branch_type_claims(text: str) -> list[Claim]:
+    """Product types of any taxonomy branch ``text`` names ("LED bulbs", "T-Shirt", "sofa"),
+    the longest type at each place ("laptop bag" rather than "laptop"), hand-reviewed and
+    data-ambiguous words left out (``claim_vocab.claimable_branch_types``). ``name`` is the
+    type's key in ``describer/vocab/branch_types.json``."""
+    table = claim_vocab.claimable_branch_types()
+    longest = int(claim_vocab.branch_settings()["max_type_words"])
+    words = list(_TYPE_WORD.finditer(text))
+    claims, index = [], 0
+    while index < len(words):
+        run = [words[index]]
+        for following in words[index + 1:index + longest]:
+            if not _TYPE_JOIN.fullmatch(text[run[-1].end():following.start()]):
+                break
+            run.append(following)
+        for size in range(len(run), 0, -1):
+            key = claim_vocab.type_key([m.group(0) for m in run[:size]])
+            if key in table:
+                start, end = run[0].start(), run[size - 1].end()
+                claims.append(Claim("product_type", text[start:end], start, end, name=key))
+                index += size
+                break
+        else:
+            index += 1
+    return claims

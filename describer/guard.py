@@ -23,6 +23,14 @@ seller fields; a grocery category is a family of its own). A small model writing
 for a vitamin jar is caught; a later "pair it with jeans" is a styling tip, not a claim.
 Nothing is checked when the attributes name no known family.
 
+When the identity is sure (``attributes.identity`` not uncertain, with a taxonomy node), every
+sentence and the title are also checked against its Google top-level branch: a product type of
+``describer/vocab/branch_types.json`` none of whose branches is the identity's ("T-Shirts" for
+a vitamin jar, ``branch_type_violations``) and a part of ``describer/vocab/branch_parts.toml``
+the branch's products never have ("sleeves" for a bulb, "nutrition facts" for a bag,
+``branch_part_violations``) are violations, unless the attributes themselves name them. An
+uncertain or absent identity leaves only the family rules.
+
 A claim is supported when the attributes state it:
 
 * a quantity, when every number in it equals (within ``guard.toml``'s ``relative_tolerance``,
@@ -42,12 +50,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from describer import claim_vocab
-from describer.claims import (Claim, ClaimFinder, colour_claims, quantity_claims, squash_spaces,
-                              type_claims)
+from describer.claims import (Claim, ClaimFinder, branch_type_claims, colour_claims,
+                              quantity_claims, squash_spaces, type_claims)
 from describer.prompting import reads_like_instruction
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.types import TEXT_ENTITIES, Attributes
 from tagger.identify import lacks_garment_parts, outside_known_domains
+from tagger.taxonomy import taxonomy
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -114,6 +123,8 @@ class Guard:
         """``text`` without the sentences that hold a violation, and those violations.
 
         The first sentence is also checked for product types (``product_type_violations``),
+        every other one for product types of another taxonomy branch than a sure identity's
+        (``branch_type_violations``: "pair it with jeans" stays a styling tip for a shirt),
         every sentence for parts the product cannot have (``part_violations``) and for words
         no catalogue text or English vocabulary has (``unknown_words``: a small model's
         babble).
@@ -123,8 +134,8 @@ class Guard:
         kept, dropped = [], []
         for index, sentence in enumerate(_SENTENCE.split(text.strip())):
             found = _unsupported(self.find_claims(sentence), evidence)
-            if index == 0:
-                found += self.product_type_violations(sentence, attributes)
+            found += (self.product_type_violations(sentence, attributes) if index == 0
+                      else branch_type_violations(sentence, attributes))
             found += part_violations(sentence, attributes) + unknown_words(sentence, evidence)
             if found:
                 dropped.extend(found)
@@ -163,11 +174,12 @@ class Guard:
 
     def product_type_violations(self, text: str, attributes: Attributes) -> list[Claim]:
         """Product types ``text`` names from a family the product is not in (call it on what
-        says what the product is: a title, a description's first sentence)."""
+        says what the product is: a title, a description's first sentence), and, for a sure
+        identity, types of another taxonomy branch (``branch_type_violations``)."""
         families = product_families(attributes)
-        if not families:
-            return []
-        return [c for c in type_claims(text) if claim_vocab.product_types()["types"][c.name] not in families]
+        types = claim_vocab.product_types()["types"]
+        found = [c for c in type_claims(text) if families and types[c.name] not in families]
+        return _without_overlaps(found + branch_type_violations(text, attributes))
 
     def invented_fact_rate(self, texts: Sequence[str],
                            attributes_list: Sequence[Attributes]) -> InventedFacts:
@@ -370,7 +382,14 @@ def part_violations(text: str, attributes: Attributes) -> list[Claim]:
     identity lies outside those branches, such as a vitamin jar or a bulb, including the
     ``garment_only_parts`` of ``guard.toml`` such as "upper"). Unchecked (none)
     when a family has no part list or the product has no family, and for parts the seller's
-    own fields name."""
+    own fields name. For a sure identity, the parts of ``branch_parts.toml`` its branch never
+    has are violations too (``branch_part_violations``)."""
+    return _without_overlaps(_family_part_violations(text, attributes)
+                             + branch_part_violations(text, attributes))
+
+
+def _family_part_violations(text: str, attributes: Attributes) -> list[Claim]:
+    """The fashion-family part rule of ``part_violations``."""
     families = product_families(attributes)
     known = claim_vocab.product_types().get("parts", {})
     patterns = claim_vocab.part_patterns()
@@ -383,10 +402,69 @@ def part_violations(text: str, attributes: Attributes) -> list[Claim]:
     else:
         allowed = set().union(*(known[family] for family in families))
     seller_text = " ".join(attributes.seller.values())
-    claims = [Claim("part", match.group(0), match.start(), match.end(), name=word)
-              for word, pattern in patterns.items() if word not in allowed
-              for match in pattern.finditer(text) if not pattern.search(seller_text)]
-    return sorted(claims, key=lambda c: (c.start, c.end))
+    return [Claim("part", match.group(0), match.start(), match.end(), name=word)
+            for word, pattern in patterns.items() if word not in allowed
+            for match in pattern.finditer(text) if not pattern.search(seller_text)]
+
+
+def branch_part_violations(text: str, attributes: Attributes) -> list[Claim]:
+    """Parts ``text`` names (``describer/vocab/branch_parts.toml``) that no product of a sure
+    identity's top-level branch has: "sleeves" for a bulb, "nutrition facts" for a bag.
+    Parts the seller's own fields name are the seller's words."""
+    branch = sure_branch(attributes)
+    if branch is None:
+        return []
+    seller_text = " ".join(attributes.seller.values())
+    return [Claim("part", match.group(0), match.start(), match.end(), name=word)
+            for word, branches in claim_vocab.branch_parts().items() if branch not in branches
+            for match in claim_vocab.part_pattern(word).finditer(text)
+            if not claim_vocab.part_pattern(word).search(seller_text)]
+
+
+def _without_overlaps(claims: list[Claim]) -> list[Claim]:
+    """``claims`` in reading order, each span once (two rules may flag one word)."""
+    kept: list[Claim] = []
+    for claim in sorted(claims, key=lambda c: (c.start, -c.end)):
+        if not any(claim.start < k.end and k.start < claim.end for k in kept):
+            kept.append(claim)
+    return kept
+
+
+def sure_branch(attributes: Attributes) -> int | None:
+    """The Google top-level branch of a sure identity (not uncertain, with a node); None
+    when the identity is unsure or absent: then no branch rule applies."""
+    identity = attributes.identity
+    if identity is None or identity.uncertain or identity.taxonomy_id is None:
+        return None
+    return taxonomy().top_level(identity.taxonomy_id)
+
+
+def branch_type_violations(text: str, attributes: Attributes) -> list[Claim]:
+    """Product types ``text`` names (``describer/vocab/branch_types.json``) none of whose
+    branches is the sure identity's ("T-Shirts" for a vitamin jar, "sofa" for a bulb).
+    Types the seller's fields, the pack text, the tags, the category or the identity's own
+    product type name are the attributes' words, never a violation."""
+    branch = sure_branch(attributes)
+    if branch is None:
+        return []
+    table = claim_vocab.claimable_branch_types()
+    claims = [c for c in branch_type_claims(text) if branch not in table[c.name]["branches"]
+              and not _in_use_phrase(text, c)]
+    if not claims:
+        return []
+    stated = " | ".join([_evidence(attributes).text, attributes.identity.product_type.casefold()])
+    named = {c.name for c in branch_type_claims(stated)}
+    return [c for c in claims if c.name not in named and not _contains_words(stated, c.text)]
+
+
+def _in_use_phrase(text: str, claim: Claim) -> bool:
+    """Whether ``claim`` follows a word of ``use_words`` in its clause, a few words back: "ideal
+    for your laptop", "made with lemon", "wipes off countertops" say what the product works
+    with, not what it is."""
+    settings = claim_vocab.branch_settings()
+    clause = re.split(r"[,;:()]", text[:claim.start])[-1]
+    before = [w.lower() for w in claim_vocab.words_of(clause)][-int(settings["use_window"]):]
+    return not set(before).isdisjoint(settings["use_words"])
 
 
 OUTSIDE_KNOWN_FAMILIES = "(the identity's own branch)"

@@ -30,7 +30,7 @@ Claims are read on each side separately; ``clean_description`` breaks the senten
 class Claim:
     """One checkable statement in a text: what was written, where, and what it asserts."""
 
-    kind: Literal["quantity", "brand", "colour", "product_type", "part", "word"]
+    kind: Literal["quantity", "brand", "colour", "product_type", "part", "word", "number"]
     text: str
     start: int
     end: int
@@ -148,6 +148,24 @@ def quantity_claims(text: str) -> list[Claim]:
         quantities = tuple((v * u.factor, u.dimension) for v, u in values)
         claims.append(Claim("quantity", match.group(0), match.start(), match.end(), quantities))
     return claims
+
+
+_BARE_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w]|[.,]\d)")
+
+
+def bare_numbers(text: str) -> list[Claim]:
+    """Numbers outside any quantity ("1 patch pocket", "5-pocket", "since 1995"): a count or a
+    year the attributes must state as much as a weight, or the listing invents it."""
+    quantities = [(c.start, c.end) for c in quantity_claims(text)]
+    return [Claim("number", m.group(0), m.start(), m.end(), name=normal_number(m.group(0)))
+            for m in _BARE_NUMBER.finditer(text)
+            if not any(start <= m.start() < end for start, end in quantities)]
+
+
+def normal_number(text: str) -> str:
+    """One spelling per number: "1,000" → "1000", "2.0" → "2", "1,5" → "1.5"."""
+    value = _number(text)
+    return text if value is None else f"{value:g}" if value < 1e15 else text
 
 
 # --------------------------------------------------------------------------- colours

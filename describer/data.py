@@ -40,6 +40,7 @@ from listingsmith.core import vocab
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.types import Attributes, TextSpan
 from tagger.colours import vocabulary
+from tagger.facts import MIN_CONFIDENCE
 from tagger.more_facts import parse_product_facts
 from tagger.seller import record_attributes
 
@@ -209,7 +210,8 @@ def _fields(**values: str | None) -> dict[str, str]:
 def product_name(title: str, brand: str = "") -> str:
     """What a seller's title calls the product, for the product-type slot of a formula title:
     the title without its leading brand, the quantities the fact parser reads in it (they
-    follow as facts), catalogue codes and loose punctuation. Gender and colour words stay where
+    follow as facts; an unsure reading, such as a bare "500mg" that may be a dose or a weight,
+    stays as the seller wrote it), catalogue codes and loose punctuation. Gender and colour words stay where
     the seller put them.
 
     >>> product_name("Philips 9W LED Bulb E27 Cool Day Light, Pack of 2", "Philips")
@@ -218,13 +220,15 @@ def product_name(title: str, brand: str = "") -> str:
     'Women Blue Printed Sleep Shirts'
     >>> product_name("Amul Taaza Toned Milk 1 L", "Amul")
     'Taaza Toned Milk'
+    >>> product_name("Jvara Keerti Vati - Fever, 500mg", "Sri Sri Tattva")
+    'Jvara Keerti Vati - Fever, 500mg'
     """
     text = title.strip()
     if brand and text.casefold().startswith(brand.casefold() + " "):
         text = text[len(brand):]
     span = TextSpan(text=text, box=(0, 0, 0, 0), score=1.0)
     for fact in sorted(parse_product_facts([span]), key=lambda f: -len(f.raw_text)):
-        if fact.entity != "brand":
+        if fact.entity != "brand" and fact.confidence >= MIN_CONFIDENCE:
             text = text.replace(fact.raw_text, " ")
     words = [w for w in text.split() if not _CODE.fullmatch(w.strip(",;:()"))]
     text = _PACK_WORDS.sub(" ", " ".join(words))

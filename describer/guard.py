@@ -7,8 +7,11 @@ finds three kinds of claim (``describer.claims``; the word lists are data, see
 
 * **quantities**: a number with a unit from ``listingsmith/core/vocab/units.json`` or the
   extra units of ``describer/vocab/guard.toml`` (``500 g``, ``1,5 L``, ``220-240V``,
-  ``30 x 20 cm``, ``2 years``, ``100%``). A number without a unit ("5-pocket", "pack of 2")
-  is no claim.
+  ``30 x 20 cm``, ``2 years``, ``100%``, and word-first ``Pack of 2``, ``SPF 50``).
+* **bare numbers** ("1 patch pocket", "5-pocket"): a number the attributes' texts do not
+  hold anywhere is invented; ``ground`` cuts the list item that holds it ("…, curved hem,
+  and 1 patch pocket" keeps "…, curved hem"), or the sentence when the number is in its
+  first item.
 * **brands**: names of the brand list the guard is given (``describer/vocab/brands.txt``),
   written with a capital or exactly as listed.
 * **colours**: names of the retail colour vocabulary (``tagger/vocab/colours.csv``). Names
@@ -50,8 +53,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from describer import claim_vocab
-from describer.claims import (Claim, ClaimFinder, branch_type_claims, colour_claims,
-                              quantity_claims, squash_spaces, type_claims)
+from describer.claims import (Claim, ClaimFinder, bare_numbers, branch_type_claims,
+                              colour_claims, normal_number, quantity_claims, squash_spaces,
+                              type_claims)
 from describer.prompting import reads_like_instruction
 from listingsmith.core.errors import ListingsmithError
 from listingsmith.core.types import TEXT_ENTITIES, Attributes
@@ -133,6 +137,8 @@ class Guard:
         evidence = _evidence(attributes)
         kept, dropped = [], []
         for index, sentence in enumerate(_SENTENCE.split(text.strip())):
+            sentence, cut = _without_invented_numbers(sentence, evidence)
+            dropped.extend(cut)
             found = _unsupported(self.find_claims(sentence), evidence)
             found += (self.product_type_violations(sentence, attributes) if index == 0
                       else branch_type_violations(sentence, attributes))
@@ -328,6 +334,26 @@ def _evidence(attributes: Attributes) -> _Evidence:
             colours.update(c.name for c in colour_claims(value, strict=False))
     return _Evidence(tuple(quantities), frozenset(brands), frozenset(colours),
                      " | ".join(squash_spaces(t) for t in texts).casefold())
+
+
+_LIST_ITEM = re.compile(r"(?:,\s*(?:and\s+|or\s+)?)?(?:[^,]|,(?=\d))+")
+
+
+def _without_invented_numbers(sentence: str, evidence: _Evidence) -> tuple[str, list[Claim]]:
+    """``sentence`` without the comma-separated items that hold a number the attributes'
+    texts do not, and those numbers. A number in the sentence's first item (its subject) is
+    returned with the sentence emptied: what is left would not say what the product is."""
+    stated = {normal_number(n) for n in re.findall(r"\d+(?:[.,]\d+)*", evidence.text)}
+    invented = [c for c in bare_numbers(sentence) if c.name not in stated]
+    if not invented:
+        return sentence, []
+    items = list(_LIST_ITEM.finditer(sentence))
+    bad = [item for item in items if any(item.start() <= c.start < item.end() for c in invented)]
+    if bad and bad[0] is items[0]:
+        return "", invented
+    kept = "".join(item.group(0) for item in items if item not in bad).rstrip(" ,")
+    ending = sentence.rstrip()[-1:] if sentence.rstrip()[-1:] in ".!?" else ""
+    return (kept if kept.endswith(ending) else kept + ending), invented
 
 
 def _unsupported(claims: list[Claim], evidence: _Evidence) -> list[Claim]:

@@ -34,7 +34,7 @@ def styled(text: str, product: dict[str, Any], claims: list[str], tone: str,
     ...        "playful", "long")
     'Say hello to your new favourite vitamin supplement! Solimo vitamin supplement. Strength: 268 mg. No artificial colours.'
     >>> styled("Solimo vitamin supplement.", product, [], "technical", "short")
-    'Solimo vitamin supplement. Specifications: Strength: 268 mg.'
+    'Solimo vitamin supplement. Specifications: Brand: Solimo; Type: Vitamin Supplement; Strength: 268 mg.'
     """
     tone_settings, length_settings = options()["tones"][tone], options()["lengths"][length]
     opening = _opening(tone_settings["opening"], product)
@@ -45,10 +45,18 @@ def styled(text: str, product: dict[str, Any], claims: list[str], tone: str,
             if not _already_said(sentence, said) and \
                     _words(said) + _words(sentence) <= length_settings["words"]:
                 said = f"{said} {sentence}"
-    if tone_settings["specifications"] and product["facts"]:
-        listed = "; ".join(f"{f['label']}: {f['value']}" for f in product["facts"])
-        said = f"{said} Specifications: {listed}."
+    if tone_settings["specifications"]:
+        said = f"{said} {_specifications(product)}"
     return " ".join(said.split())
+
+
+def _specifications(product: dict[str, Any]) -> str:
+    """Brand, product type and every fact as "Label: value": what a technical reader scans
+    for, and all of it already in the attributes."""
+    named = [("Brand", product["brand"]), ("Type", product["kind"])]
+    listed = [f"{label}: {value}" for label, value in named if value and value != "product"]
+    listed += [f"{f['label']}: {f['value']}" for f in product["facts"]]
+    return f"Specifications: {'; '.join(listed)}." if listed else ""
 
 
 def _opening(template: str, product: dict[str, Any]) -> str:

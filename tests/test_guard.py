@@ -395,3 +395,20 @@ def test_a_glued_sentence_with_an_invented_fact_is_cut_alone():
     assert text == ("Black shoulder bag, has a zip closure. Two handles with a sling strap. "
                     "Warranty provided by brand/manufacturer.")
     assert texts(dropped) == ["1 year"]
+
+
+@pytest.mark.parametrize("text, grounded, cut", [
+    # a count no record states loses its list item, not the sentence
+    ("Blue casual shirt, has a spread collar, curved hem, and 1 patch pocket.",
+     "Blue casual shirt, has a spread collar, curved hem.", ["1"]),
+    ("Blue shirt, fits 1,000 people, easy care.", "Blue shirt, easy care.", ["1,000"]),
+    # in the first item the number is the subject: the sentence goes
+    ("5-pocket jeans, slim fit. Machine wash.", "Machine wash.", ["5"]),
+    # a number the seller wrote stays
+    ("Blue casual shirt with 2 pockets.", "Blue casual shirt with 2 pockets.", []),
+])
+def test_a_number_the_attributes_do_not_state_is_cut(text, grounded, cut):
+    attributes = Attributes(seller={"title": "Men Blue Casual Shirt, 2 pockets"})
+    result, dropped = ground(text, attributes)
+    assert result == grounded
+    assert [c.text for c in dropped if c.kind == "number"] == cut

@@ -109,5 +109,6 @@ def test_tone_and_length_change_every_generator_s_words():
     assert "Strength: 268 mg" in brief["long"] and brief["long"].startswith(brief["medium"])
     assert "refined" in text["premium", "medium"] and "refined" not in text["neutral", "medium"]
     assert "!" in text["playful", "medium"]
-    assert "Specifications: Strength: 268 mg" in text["technical", "short"]
+    assert "Specifications: Brand: SOLIMO; Type: " in text["technical", "short"]
+    assert "; Strength: 268 mg; Count: 365 capsules." in text["technical", "short"]
     assert len({text[tone, "medium"] for tone in prompting.options()["tones"]}) == 4

@@ -6,7 +6,7 @@ Myntra records the six settings gave byte-identical descriptions), so the settin
 on the text itself: a tone may open it with a sentence that names only the brand and the
 product type, or close it with the specifications; a length keeps at most its word target
 (whole sentences, never the first) and adds, in order, sentences built from the attributes
-that the text does not say yet (facts, pack claims, seller fields). Everything added comes
+that the text does not say yet (brand and taxonomy node, facts, pack claims, seller fields). Everything added comes
 from the attributes and passes the guard with the rest.
 """
 
@@ -68,6 +68,10 @@ def _opening(template: str, product: dict[str, Any]) -> str:
 
 
 def _extra(kind: str, product: dict[str, Any], claims: list[str]) -> list[str]:
+    if kind == "identity":
+        node = " > ".join(product.get("identity_path", "").split(" > ")[-2:])
+        named = [("Brand", product["brand"]), ("Category", node)]
+        return [f"{label}: {value}." for label, value in named if value]
     if kind == "facts":
         return [f"{f['label']}: {f['value']}." for f in product["facts"]]
     if kind == "claims":

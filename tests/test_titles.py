@@ -104,9 +104,11 @@ def test_tone_and_length_change_every_generator_s_words():
     # the template already states every attribute; a model's text gains the facts it left out
     model = Describer(ModelGenerator(WritesOneSentence()))
     brief = {length: model.describe([attributes], length=length)[0].description
-             for length in ("medium", "long")}
-    assert brief["medium"] == "Solimo vitamin E softgels for daily use."
-    assert "Strength: 268 mg" in brief["long"] and brief["long"].startswith(brief["medium"])
+             for length in ("short", "medium", "long")}
+    assert brief["short"] == "Solimo vitamin E softgels for daily use."
+    assert brief["medium"] == brief["short"] + " Strength: 268 mg. Count: 365 capsules."
+    assert brief["long"] == (brief["short"] + " Category: Fitness & Nutrition > Vitamins & "
+                             "Supplements. Strength: 268 mg. Count: 365 capsules.")
     assert "refined" in text["premium", "medium"] and "refined" not in text["neutral", "medium"]
     assert "!" in text["playful", "medium"]
     assert "Specifications: Brand: SOLIMO; Type: " in text["technical", "short"]

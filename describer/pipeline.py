@@ -11,6 +11,7 @@ from describer.claims import GLUED_SENTENCE
 from describer.generators import GENERATORS, Generator, generator_for, memory_readers
 from describer.guard import Guard, default_guard, unknown_words
 from describer.retrieval import memory_examples
+from describer.pack_claims import pack_claims
 from describer.styling import styled
 from listingsmith.core.errors import ListingsmithError, ModelError
 from listingsmith.core.registry import spec_for
@@ -40,7 +41,9 @@ class Describer:
     guard checks the result again.
 
     The model is loaded lazily on the first ``describe`` call. Bullets always come from
-    the attributes through ``prompts/bullets.j2``, so facts in bullets are never invented.
+    the attributes through ``prompts/bullets.j2``, so facts in bullets are never invented,
+    followed by the claims the pack prints in readable English (``describer.pack_claims``),
+    each kept with its OCR line in ``Listing.printed_claims``.
     """
 
     def __init__(self, generator: Generator | None = None, *, guard: Guard | None = None):
@@ -95,14 +98,16 @@ class Describer:
         if brand and brand.casefold() not in title.casefold():
             title = f"{brand} {title}"
         text, dropped = self.guard.ground(text, attributes)
-        text = styled(text or prompting.template_description(product), product, [], tone,
-                      length)
+        printed = pack_claims(attributes, prompting.options()["bullets"]["printed_claims"])
+        text = styled(text or prompting.template_description(product), product,
+                      [claim.text for claim in printed], tone, length)
         text, dropped_styled = self.guard.ground(text, attributes)
         dropped += dropped_styled
         return Listing(
             title=title or "Product",
             description=text or prompting.template_description(product),
-            bullets=prompting.bullets(product), attributes=attributes,
+            bullets=prompting.bullets(product) + [claim.text for claim in printed],
+            printed_claims=printed, attributes=attributes,
             generator=self.generator_name, template=prompting.template_id(),
             tone=tone, length=length,
             removed_claims=list(dict.fromkeys(c.text for c in removed + dropped)),

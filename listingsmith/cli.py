@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_photo_commands(commands)
     _add_catalogue_commands(commands)
     _add_tool_commands(commands)
+    _add_evaluate_command(commands)
     return parser
 
 
@@ -167,6 +168,42 @@ def _add_tool_commands(commands) -> None:
     models = commands.add_parser("models", help="list models and whether they are installed")
     models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(handler=_models)
+
+
+def _add_evaluate_command(commands) -> None:
+    evaluate = commands.add_parser(
+        "evaluate", help="score listings (or predicted attributes) against your references",
+        description="Score one or more systems' outputs against one reference file, joined on "
+                    "an id: ROUGE, BLEU, chrF, semantic similarity, diversity, grounding and "
+                    "title checks, with paired bootstrap intervals and significance tests.")
+    evaluate.add_argument("outputs", nargs="+", metavar="OUTPUTS.jsonl",
+                          help="one file per system (.jsonl or .csv); named by file stem")
+    evaluate.add_argument("--references", required=True, metavar="REFS",
+                          help="the reference (or, for --task attributes, label) .jsonl or .csv")
+    evaluate.add_argument("--id-field", default="id", help="the id column (default id)")
+    evaluate.add_argument("--field", default="description",
+                          help="what to score: description, title or bullets (default "
+                               "description)")
+    evaluate.add_argument("--reference-field", default=None,
+                          help="the references' column (default: the same as --field)")
+    evaluate.add_argument("--inputs", default=None, metavar="RECORDS",
+                          help="the records the outputs were written from (invented and kept "
+                               "numbers; the brand for title checks)")
+    evaluate.add_argument("--by", default=None, metavar="FIELD",
+                          help="per-group tables by this field (dotted for nested JSON; a "
+                               "taxonomy path groups by its top level)")
+    evaluate.add_argument("--out", action="append", default=[], metavar="REPORT",
+                          help="write the report: .html, .md or .json (repeatable); without "
+                               "it the Markdown summary is printed")
+    evaluate.add_argument("--task", choices=("text", "attributes"), default="text",
+                          help="text (default) or attributes (batch/analyze predictions "
+                               "against a labels CSV)")
+    evaluate.add_argument("--no-semantic", action="store_true",
+                          help="skip the MiniLM semantic similarity (faster)")
+    evaluate.add_argument("--seed", type=int, default=0, help="bootstrap and shuffle seed")
+    evaluate.add_argument("--bootstrap", type=int, default=None, metavar="N",
+                          help="bootstrap resamples (default 1000)")
+    evaluate.set_defaults(handler=_evaluate)
 
 
 def _add_text_args(parser: argparse.ArgumentParser) -> None:
@@ -391,6 +428,36 @@ def _tags(args) -> int:
         print("\n".join(f"{t.score:.3f}  {t.name:<24} ({t.group})" for t in attributes.tags)
               or "(no tag passed its threshold; try --threshold 0.1)")
     return _exit_code(failed)
+
+
+def _evaluate(args) -> int:
+    """Thin shell over ``listingsmith.evaluation``: bad lines are warned about and skipped."""
+    from listingsmith.evaluation import EvaluateOptions, evaluate
+    from listingsmith.evaluation_report import check_outputs, to_markdown, write_reports
+
+    outs = [Path(p) for p in args.out]
+    check_outputs(outs)
+    if args.bootstrap is not None and args.bootstrap < 1:
+        raise ListingsmithError(f"--bootstrap {args.bootstrap}: pass a positive number of "
+                                "resamples")
+    options = EvaluateOptions(
+        outputs=[Path(p) for p in args.outputs], references=Path(args.references),
+        id_field=args.id_field, field=args.field, reference_field=args.reference_field,
+        inputs=Path(args.inputs) if args.inputs else None, by=args.by, task=args.task,
+        semantic=not args.no_semantic, seed=args.seed, bootstrap=args.bootstrap)
+    warnings = []
+
+    def warn(message: str) -> None:
+        warnings.append(message)
+        print(f"listingsmith: error: {message}", file=sys.stderr)
+
+    report = evaluate(options, warn)
+    if outs:
+        write_reports(report, outs)
+        print(f"report → {', '.join(str(p) for p in outs)}", file=sys.stderr)
+    else:
+        print(to_markdown(report), end="")
+    return _exit_code(len(warnings))
 
 
 def _train(args) -> int:

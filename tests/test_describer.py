@@ -114,7 +114,9 @@ def test_guard_removes_invented_claims_and_reports_them():
     listing = Describer(generator).describe([attrs])[0]
     assert "750 g" not in listing.title and "750 g" not in listing.description
     assert "red" not in listing.description
-    assert listing.description == "Solimo vitamin E capsules support healthy skin."
+    # the length (medium) adds the fact the text left out, as the attributes state it
+    assert listing.description == ("Solimo vitamin E capsules support healthy skin. "
+                                   "Net weight: 500 g.")
     assert set(listing.removed_claims) == {"750 g", "red"}
     assert listing.title == Describer(TemplateGenerator()).describe([attrs])[0].title
 

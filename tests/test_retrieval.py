@@ -103,7 +103,8 @@ def test_describer_writes_the_neighbours_listing_with_its_own_bullets(data):
                                             item_weight="1 kg")])
     # the neighbour's title states 5 kg, this product is 1 kg: the guard swaps in the template
     assert "5 kg" not in listing.title and listing.removed_claims == ["5 kg"]
-    assert listing.description == "Long grain aged basmati rice."  # full stop added, kept whole
+    # full stop added, kept whole; the length (medium) adds the fact the copy leaves out
+    assert listing.description == "Long grain aged basmati rice. Net weight: 1 kg."
     assert listing.generator == "nearest"
     assert "Net weight: 1 kg" in listing.bullets  # bullets still come from the attributes
 
@@ -211,7 +212,7 @@ def test_a_listing_memory_file_makes_retrieve_edit_the_default(tmp_path):
     describer = describer_for(None, memory=memory)
     assert isinstance(describer.generator, RetrieveEditGenerator)
     (listing,) = describer.describe([seller(brand="Tata", category="Tea", item_weight="250 g")])
-    assert listing.description == "A rich blend of Assam tea leaves."
+    assert listing.description == "A rich blend of Assam tea leaves. Net weight: 250 g."
     assert [e.title for e in memory_examples(memory)] == [m["title"] for m in MEMORY]
     assert isinstance(describer_for("nearest", memory=memory).generator,
                       NearestNeighbourGenerator)

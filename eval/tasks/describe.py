@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.tasks import TaskResult, register
+from listingsmith.metrics import bleu4, distinct, rouge, self_bleu
 
 DEFAULT_ROWS = 300
 """Test rows per source when ``--limit`` is not given."""
@@ -290,44 +291,6 @@ def score(guard, outputs: list[str], references: list[str] | None, titles: list[
     result["invented %"] = 100 * invented.rate
     result["claims/text"] = invented.claims_per_text
     return result
-
-
-def rouge(outputs: list[str], references: list[str]) -> dict[str, float]:
-    """Mean ROUGE-1/2/L F-measure x100 (rouge-score with its Porter stemmer)."""
-    from rouge_score import rouge_scorer
-
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    scores = [scorer.score(ref, out) for out, ref in zip(outputs, references)]
-    return {label: 100 * statistics.mean(s[key].fmeasure for s in scores)
-            for label, key in (("R-1", "rouge1"), ("R-2", "rouge2"), ("R-L", "rougeL"))}
-
-
-def bleu4(outputs: list[str], references: list[str]) -> float:
-    import sacrebleu
-
-    return sacrebleu.corpus_bleu(outputs, [references]).score
-
-
-def distinct(texts: list[str], n: int) -> float:
-    """Distinct-n: unique n-grams over all n-grams of all texts (lower-cased words).
-
-    >>> distinct(["a b a b", "a b"], 1), distinct(["a b a b", "a b"], 2)
-    (0.3333333333333333, 0.5)
-    """
-    grams = [tuple(words[i:i + n]) for text in texts
-             for words in [_WORDS.findall(text.lower())] for i in range(len(words) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else 0.0
-
-
-def self_bleu(texts: list[str]) -> float:
-    """Mean sentence BLEU x100 of each text against all the others (Zhu et al. 2018)."""
-    from sacrebleu.metrics import BLEU
-
-    if len(texts) < 2:
-        return 0.0
-    bleu = BLEU(effective_order=True)
-    return statistics.mean(bleu.sentence_score(text, texts[:i] + texts[i + 1:]).score
-                           for i, text in enumerate(texts))
 
 
 def _row(source: str, name: str, subset: str, scores: dict[str, float]) -> str:

@@ -10,8 +10,9 @@ import statistics
 from pathlib import Path
 
 from eval.common import grocery_truth, percentile
-from eval.synthetic_packs import amlc_f1, run_synthetic
+from eval.synthetic_packs import run_synthetic
 from eval.tasks import TaskResult, register
+from listingsmith.metrics import amlc_f1
 
 FACT_STAGES = ("ocr", "barcodes", "facts")
 CATEGORY_STAGES = ("colours", "tags", "category")

@@ -20,7 +20,7 @@ from typing import Any, Union
 from listingsmith.core.errors import ValidationError
 from listingsmith.core.units import code_entities, entity_displays, entity_units, unit_symbols
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 
 Box = tuple[float, float, float, float]
 """Axis-aligned box ``(x0, y0, x1, y1)`` in pixels of the (EXIF-corrected) source image."""
@@ -511,6 +511,25 @@ class Attributes(_Serialisable):
 
 
 @dataclass
+class PrintedClaim(_Serialisable):
+    """A claim the pack prints in readable English ("No artificial colours"), cleaned of OCR
+    noise, with the line (or two joined lines) it was read from: ``span.image_index`` is the
+    photo, ``span.box`` where on it. Listings state such claims as bullets; the span is the
+    evidence a seller can check."""
+
+    text: str
+    span: TextSpan
+    kind: str
+    """The grammar group that matched (``describer/vocab/pack_claims.toml`` ``[kinds]``)."""
+
+    def __post_init__(self):
+        _check_text("PrintedClaim", "text", self.text)
+        _require(isinstance(self.span, TextSpan), "PrintedClaim", "span", "a TextSpan",
+                 self.span)
+        _check_text("PrintedClaim", "kind", self.kind)
+
+
+@dataclass
 class Listing(_Serialisable):
     """A ready-to-publish listing plus the attributes and model versions it came from."""
 
@@ -527,6 +546,9 @@ class Listing(_Serialisable):
     the attributes do not state), so a seller sees what the model tried to invent."""
     repaired_claims: list[str] = field(default_factory=list)
     """Claims the guard rewrote to what the attributes state ("Grey → Blue"), kept in the text."""
+    printed_claims: list[PrintedClaim] = field(default_factory=list)
+    """What the pack prints in readable English, each with its OCR line; the bullets state
+    them after the attributes' own."""
     schema_version: str = SCHEMA_VERSION
 
     def __post_init__(self):
@@ -537,6 +559,9 @@ class Listing(_Serialisable):
         _require(isinstance(self.repaired_claims, list) and all(isinstance(c, str) for c in
                                                                  self.repaired_claims),
                  "Listing", "repaired_claims", "a list of strings", self.repaired_claims)
+        _require(isinstance(self.printed_claims, list) and all(
+            isinstance(c, PrintedClaim) for c in self.printed_claims),
+            "Listing", "printed_claims", "a list of PrintedClaim", self.printed_claims)
         _check_text("Listing", "description", self.description)
         _require(isinstance(self.bullets, list) and all(isinstance(b, str) and b.strip()
                                                         for b in self.bullets),

@@ -5,7 +5,8 @@ pack-style label (brand, product, 1-2 fact lines, 1-3 distractor lines) onto a r
 knows the exact answer for every entity it printed. Every printed form is one the fact parser
 documents (``tagger/facts.py``), so a miss is OCR noise or a parser regression, never an
 unreadable convention. A label never states two values for one entity, nor both a weight and a
-volume, so each answer is unambiguous. ``amlc_f1`` is the challenge's scoring.
+volume, so each answer is unambiguous. ``amlc_f1`` (``listingsmith.metrics``) is the
+challenge's scoring.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from tagger.facts import predict_entity
 from listingsmith.core.io import load_image
 from listingsmith.core.types import entity_units, format_amlc_value
+from listingsmith.metrics import amlc_f1
 
 if TYPE_CHECKING:
     from listingsmith.core.io import ProductImage
@@ -507,41 +509,6 @@ def make_set(data: Path, count: int, seed: int = 0) -> list[SyntheticPack]:
 
 
 # --------------------------------------------------------------------------- scoring
-
-
-def amlc_f1(predictions: list[dict[str, str]], truths: list[dict[str, str]],
-            entities: Iterable[str]) -> dict:
-    """Amazon-ML-2024 scoring over every (sample, entity) pair: an exact match is a TP; a
-    prediction that is wrong or has no truth is a FP; a missed truth is a FN.
-
-    >>> predictions = [{"item_weight": "500.0 gram", "voltage": "12.0 volt"},
-    ...                {"item_weight": "1.0 kilogram"}]
-    >>> truths = [{"item_weight": "500.0 gram"},
-    ...           {"item_weight": "2.0 kilogram", "wattage": "60.0 watt"}]
-    >>> amlc_f1(predictions, truths, ["item_weight", "voltage", "wattage"])
-    {'precision': 0.3333, 'recall': 0.5, 'f1': 0.4, 'tp': 1, 'fp': 2, 'fn': 1, 'tn': 2}
-    """
-    if len(predictions) != len(truths):
-        raise ValueError(f"expected as many predictions as truths, got {len(predictions)} and "
-                         f"{len(truths)}")
-    entities = list(entities)
-    tp = fp = fn = tn = 0
-    for predicted, truth in zip(predictions, truths):
-        for entity in entities:
-            guess, answer = predicted.get(entity, "").strip(), truth.get(entity, "").strip()
-            if guess and guess == answer:
-                tp += 1
-            elif guess:
-                fp += 1
-            elif answer:
-                fn += 1
-            else:
-                tn += 1
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-            "tp": tp, "fp": fp, "fn": fn, "tn": tn}
 
 
 def run_synthetic(data: Path, limit: int | None, analyze: Analyze) -> tuple[dict, str, list[str]]:

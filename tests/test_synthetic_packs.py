@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from eval.synthetic_packs import (DEFAULT_FONTS, SyntheticPack, amlc_f1, backgrounds, make_set,
+from eval.synthetic_packs import (DEFAULT_FONTS, SyntheticPack, backgrounds, make_set,
                                   render_pack, run_synthetic)
 from tagger.facts import parse_facts, predict_entity
 from listingsmith.core.types import TextSpan, entity_units, format_amlc_value
+from listingsmith.metrics import amlc_f1
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.tasks import TaskResult, register
-from listingsmith.metrics import bleu4, distinct, rouge, self_bleu
+from listingsmith.metrics import bleu4, distinct, evenly_spaced, rouge, self_bleu
 
 DEFAULT_ROWS = 300
 """Test rows per source when ``--limit`` is not given."""
@@ -260,17 +260,6 @@ def novelty(data: Path, source: str, titles: list[str], embedder) -> np.ndarray:
     vectors = cached_embeddings("train-titles", data, (source,), [e.key for e in train],
                                 [e.title for e in train], embedder)
     return (embedder(titles) @ vectors.T).max(axis=1)
-
-
-def evenly_spaced(total: int, cap: int | None) -> list[int]:
-    """Indices of ``cap`` evenly spaced items of ``total`` (all when ``cap`` is None or larger).
-
-    >>> evenly_spaced(10, 3), evenly_spaced(2, 5)
-    ([0, 3, 6], [0, 1])
-    """
-    if cap is None or cap >= total:
-        return list(range(total))
-    return [i * total // cap for i in range(cap)]
 
 
 def score(guard, outputs: list[str], references: list[str] | None, titles: list[str] | None,

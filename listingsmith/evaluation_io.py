@@ -12,9 +12,10 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from listingsmith.core.errors import ListingsmithError
+from listingsmith.core.records import raw_rows
 
 TEXT_FIELDS = ("description", "title", "bullets")
 TAXONOMY_SEPARATOR = " > "
@@ -71,7 +72,7 @@ def read_table(path: Path, id_field: str, warn: Warn) -> Table:
                                 f"'{suffix or 'none'}'")
     table = Table(path)
     try:
-        for number, row, problem in (_jsonl(path) if suffix == ".jsonl" else _csv(path)):
+        for number, row, problem in raw_rows(path):
             identifier = None if row is None else row.get(id_field)
             if problem is None and (identifier is None or str(identifier).strip() == ""):
                 problem = f"no '{id_field}'; every row needs one (or pass --id-field)"
@@ -87,31 +88,10 @@ def read_table(path: Path, id_field: str, warn: Warn) -> Table:
     except UnicodeDecodeError as exc:
         raise ListingsmithError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as "
                                 "UTF-8") from exc
+    except csv.Error as exc:
+        raise ListingsmithError(f"{path}: unreadable CSV ({exc}); check quotes and "
+                                "separators") from exc
     return table
-
-
-def _jsonl(path: Path) -> Iterable[tuple[int, dict | None, str | None]]:
-    with open(path, encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield number, None, f"not valid JSON ({exc.msg})"
-                continue
-            yield (number, row, None) if isinstance(row, dict) else \
-                (number, None, f"expected a JSON object, got {type(row).__name__}")
-
-
-def _csv(path: Path) -> Iterable[tuple[int, dict | None, str | None]]:
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        try:
-            for number, row in enumerate(csv.DictReader(handle), start=2):
-                yield number, {k: v for k, v in row.items() if k is not None}, None
-        except csv.Error as exc:
-            raise ListingsmithError(f"{path}: unreadable CSV ({exc}); check quotes and "
-                                    "separators") from exc
 
 
 def lookup(row: dict | None, name: str):

@@ -124,3 +124,25 @@ def make_image(tmp_path):
         image.save(path, **save)
         return path
     return make
+
+
+@pytest.fixture
+def fixed_text_model():
+    """A text model without weights that answers every prompt with one fixed text: what the
+    describer does with a model's words, without a model."""
+    from describer.generate import TextGenerator
+
+    class FixedTextModel(TextGenerator):
+        name = "fake"
+
+        def __init__(self, text: str, writes_titles: bool):
+            self.text, self.titles = text, writes_titles
+
+        @property
+        def writes_titles(self) -> bool:
+            return self.titles
+
+        def __call__(self, prompts, options):
+            return [self.text] * len(prompts)
+
+    return FixedTextModel

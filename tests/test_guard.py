@@ -263,24 +263,13 @@ def test_only_the_first_sentence_of_a_description_is_checked_for_product_types()
     assert texts(dropped) == ["trousers"] and dropped[0].kind == "product_type"
 
 
-def test_a_generated_title_of_the_wrong_product_falls_back_to_the_template():
-    from describer.generate import TextGenerator
+def test_a_generated_title_of_the_wrong_product_falls_back_to_the_template(fixed_text_model):
     from describer.generators import ModelGenerator
     from describer.pipeline import Describer
 
-    class WritesTrousers(TextGenerator):
-        name = "fake"
-        writes_titles = True
-
-        def __init__(self):  # no model: it writes one fixed answer
-            pass
-
-        def __call__(self, prompts, options):
-            return ["Solimo Men Trousers"] * len(prompts)
-
     attributes = Attributes(category=category("Vitamins", "grocery"),
                             facts=[Fact("brand", "Solimo", None, "Solimo", "ocr")])
-    listing = Describer(ModelGenerator(WritesTrousers())).describe([attributes])[0]
+    listing = Describer(ModelGenerator(fixed_text_model("Solimo Men Trousers", True))).describe([attributes])[0]
     assert "Trousers" not in listing.title and listing.title.startswith("Solimo")
     assert "Trousers" in listing.removed_claims
 

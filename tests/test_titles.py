@@ -6,7 +6,6 @@ import re
 import pytest
 
 from describer import prompting, titles
-from describer.generate import TextGenerator
 from describer.generators import ModelGenerator, TemplateGenerator
 from describer.pipeline import Describer
 from listingsmith.core.types import Attributes, ColorSwatch, Fact, Identity, TextSpan
@@ -78,20 +77,7 @@ def test_long_titles_drop_facts_from_the_end_and_never_shout():
     assert title.startswith("Acme Power Station")
 
 
-class WritesOneSentence(TextGenerator):
-    """A text model that says the product and nothing of its facts."""
-
-    name = "fake"
-    writes_titles = False
-
-    def __init__(self):  # no model: it writes one fixed answer
-        pass
-
-    def __call__(self, prompts, options):
-        return ["Solimo vitamin E softgels for daily use."] * len(prompts)
-
-
-def test_tone_and_length_change_every_generator_s_words():
+def test_tone_and_length_change_every_generator_s_words(fixed_text_model):
     describer = Describer(TemplateGenerator())
     attributes = vitamin_pack()
     text = {(tone, length): describer.describe([attributes], tone=tone, length=length)[0]
@@ -102,7 +88,8 @@ def test_tone_and_length_change_every_generator_s_words():
         assert words[tone, "short"] <= words[tone, "medium"] <= words[tone, "long"]
         assert words[tone, "short"] <= prompting.options()["lengths"]["short"]["words"]
     # the template already states every attribute; a model's text gains the facts it left out
-    model = Describer(ModelGenerator(WritesOneSentence()))
+    model = Describer(ModelGenerator(
+        fixed_text_model("Solimo vitamin E softgels for daily use.", False)))
     brief = {length: model.describe([attributes], length=length)[0].description
              for length in ("short", "medium", "long")}
     assert brief["short"] == "Solimo vitamin E softgels for daily use."

@@ -31,7 +31,9 @@ def read_records(path: Path) -> Iterator[Record]:
     if suffix not in (".jsonl", ".csv"):
         raise ListingsmithError(f"{path}: expected a .jsonl or .csv file, got '{suffix or 'none'}'")
     try:
-        yield from (_jsonl_records(path) if suffix == ".jsonl" else _csv_records(path))
+        for number, row, problem in raw_rows(path):
+            yield (_record(number, row) if row is not None
+                   else Record(number, "", {}, f"line {number}: {problem}"))
     except UnicodeDecodeError as exc:
         raise ListingsmithError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as "
                                 "UTF-8") from exc
@@ -40,7 +42,15 @@ def read_records(path: Path) -> Iterator[Record]:
                                 "separators") from exc
 
 
-def _jsonl_records(path: Path) -> Iterator[Record]:
+def raw_rows(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line number, row as written, None) per line of a ``.jsonl`` or ``.csv``, or (line
+    number, None, why the line is unusable); blank JSONL lines are skipped. Callers check the
+    file's suffix and turn UTF-8 and CSV errors into their own messages."""
+    if path.suffix.lower() == ".csv":
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            for number, row in enumerate(csv.DictReader(handle), start=2):
+                yield number, {k: v for k, v in row.items() if k is not None}, None
+        return
     with open(path, encoding="utf-8") as handle:
         for number, text in enumerate(handle, start=1):
             if not text.strip():
@@ -48,19 +58,10 @@ def _jsonl_records(path: Path) -> Iterator[Record]:
             try:
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield Record(number, "", {}, f"line {number}: not valid JSON ({exc.msg})")
+                yield number, None, f"not valid JSON ({exc.msg})"
                 continue
-            if not isinstance(data, dict):
-                yield Record(number, "", {}, f"line {number}: expected a JSON object, "
-                                             f"got {type(data).__name__}")
-                continue
-            yield _record(number, data)
-
-
-def _csv_records(path: Path) -> Iterator[Record]:
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle), start=2):
-            yield _record(number, {k: v for k, v in row.items() if k is not None})
+            yield (number, data, None) if isinstance(data, dict) else \
+                (number, None, f"expected a JSON object, got {type(data).__name__}")
 
 
 def _record(number: int, data: dict) -> Record:

@@ -497,6 +497,10 @@ def format_listing(listing: Listing) -> str:
     lines = [listing.title, "=" * min(len(listing.title), 80), ""]
     lines += [f"  • {bullet}" for bullet in listing.bullets]
     lines += ["", listing.description, "", format_attributes(listing.attributes), ""]
+    if listing.printed_claims:
+        lines += ["Printed on the pack: " + "; ".join(
+            f"{c.text} ← '{c.span.text}' (photo {c.span.image_index + 1})"
+            for c in listing.printed_claims), ""]
     if listing.removed_claims:
         lines += ["Removed by the grounding guard (not in the attributes): "
                   + ", ".join(listing.removed_claims), ""]

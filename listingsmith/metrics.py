@@ -150,19 +150,45 @@ def distinct(texts: Sequence[str], n: int) -> float:
 
 def self_bleu(texts: Sequence[str]) -> float:
     """Mean sentence BLEU x100 of each text against all the others (Zhu et al. 2018); lower is
-    more diverse. Quadratic: callers with many texts pass a sample (``evenly_spaced``).
+    more diverse. Equal to sacrebleu's ``BLEU(effective_order=True).sentence_score(text,
+    others)`` averaged, computed from each text's n-grams once: a multi-reference count is the
+    highest count among the others, so the top two counts of each n-gram suffice (sacrebleu
+    re-reads all references for every text, quadratic in time). Callers with many texts
+    still pass a sample (``evenly_spaced``).
 
     >>> round(self_bleu(["a red shirt for men", "a red shirt for men"]), 6)
     100.0
     """
     from sacrebleu.metrics import BLEU
+    from sacrebleu.metrics.helpers import extract_all_word_ngrams
 
     texts = list(texts)
     if len(texts) < 2:
         return 0.0
     bleu = BLEU(effective_order=True)
-    return statistics.mean(bleu.sentence_score(text, texts[:i] + texts[i + 1:]).score
-                           for i, text in enumerate(texts))
+    order = bleu.max_ngram_order
+    read = [extract_all_word_ngrams(bleu._preprocess_segment(t), 1, order) for t in texts]
+    top: dict[tuple, tuple[tuple[int, int], tuple[int, int]]] = {}
+    for index, (grams, _) in enumerate(read):
+        for gram, count in grams.items():
+            first, second = top.get(gram, ((0, -1), (0, -1)))
+            if count > first[0]:
+                top[gram] = ((count, index), first)
+            elif count > second[0]:
+                top[gram] = (first, (count, index))
+    lengths = [length for _, length in read]
+    scores = []
+    for index, (grams, length) in enumerate(read):
+        correct, total = [0] * order, [0] * order
+        for gram, count in grams.items():
+            first, second = top[gram]
+            total[len(gram) - 1] += count
+            correct[len(gram) - 1] += min(count, second[0] if first[1] == index else first[0])
+        others = lengths[:index] + lengths[index + 1:]
+        reference_length = min(others, key=lambda other: (abs(length - other), other))
+        scores.append(bleu._compute_score_from_stats(
+            [length, reference_length, *correct, *total]).score)
+    return statistics.mean(scores)
 
 
 def evenly_spaced(total: int, cap: int | None) -> list[int]:

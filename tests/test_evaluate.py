@@ -5,6 +5,7 @@ the attribute task on a tiny labelled fixture."""
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,16 @@ def test_csv_references_score_as_the_jsonl_ones(tmp_path):
                             name="csv")
     _, from_jsonl = _evaluate(tmp_path, str(TEMPLATE), "--references", str(REFERENCES), *FAST)
     assert from_csv["systems"] == from_jsonl["systems"]
+
+
+@pytest.mark.parametrize("texts", [
+    ["a red cotton shirt", "a red shirt", "red shirt for men", ""],
+    ["the the the", "the cat sat on the mat", "on the mat the cat sat", "a mat", "a mat"],
+])
+def test_self_bleu_equals_sacrebleus_sentence_scores(texts):
+    from sacrebleu.metrics import BLEU
+
+    bleu = BLEU(effective_order=True)
+    expected = statistics.mean(bleu.sentence_score(text, texts[:i] + texts[i + 1:]).score
+                               for i, text in enumerate(texts))
+    assert metrics.self_bleu(texts) == pytest.approx(expected, abs=1e-9)

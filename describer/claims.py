@@ -150,7 +150,9 @@ def quantity_claims(text: str) -> list[Claim]:
     return claims
 
 
-_BARE_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w]|[.,]\d)")
+_BARE_NUMBER = re.compile(r"(?:(?<![\w.,])|(?<=[a-z]{2}))\d+(?:[.,]\d+)*(?![\w]|[.,]\d)")
+"""A number on its own, or glued to the end of a lower-case word ("zip closure1 main pocket":
+scraped text joins its lines that way); not a code's digits ("E27", "B12")."""
 
 
 def bare_numbers(text: str) -> list[Claim]:

@@ -391,6 +391,9 @@ def test_a_glued_sentence_with_an_invented_fact_is_cut_alone():
     ("Blue casual shirt, has a spread collar, curved hem, and 1 patch pocket.",
      "Blue casual shirt, has a spread collar, curved hem.", ["1"]),
     ("Blue shirt, fits 1,000 people, easy care.", "Blue shirt, easy care.", ["1,000"]),
+    # glued to a word by scraped text, a code's digits are not
+    ("Blue casual shirt, has a spread collar1 patch pocket.", "Blue casual shirt.", ["1"]),
+    ("Blue shirt, E27 fitting.", "Blue shirt, E27 fitting.", []),
     # in the first item the number is the subject: the sentence goes
     ("5-pocket jeans, slim fit. Machine wash.", "Machine wash.", ["5"]),
     # a number the seller wrote stays

@@ -8,7 +8,6 @@ first row and are listed, as are ids missing from or extra in each system.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,33 +63,20 @@ class Table:
 def read_table(path: Path, id_field: str, warn: Warn) -> Table:
     """Rows of a ``.jsonl`` or ``.csv`` by ``id_field``; each bad line is warned about as
     ``file:line: reason`` and skipped, the first of a duplicated id is kept."""
-    if not path.is_file():
-        raise ListingsmithError(f"{path}: no such file; pass a .jsonl or .csv file")
-    suffix = path.suffix.lower()
-    if suffix not in (".jsonl", ".csv"):
-        raise ListingsmithError(f"{path}: expected a .jsonl or .csv file, got "
-                                f"'{suffix or 'none'}'")
     table = Table(path)
-    try:
-        for number, row, problem in raw_rows(path):
-            identifier = None if row is None else row.get(id_field)
-            if problem is None and (identifier is None or str(identifier).strip() == ""):
-                problem = f"no '{id_field}'; every row needs one (or pass --id-field)"
-            if problem is not None:
-                table.errors.append(f"{path}:{number}: {problem}")
-                warn(f"{path}:{number}: {problem}; line skipped")
-                continue
-            key = str(identifier).strip()
-            if key in table.rows:
-                table.duplicates.append(key)
-            else:
-                table.rows[key] = row
-    except UnicodeDecodeError as exc:
-        raise ListingsmithError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as "
-                                "UTF-8") from exc
-    except csv.Error as exc:
-        raise ListingsmithError(f"{path}: unreadable CSV ({exc}); check quotes and "
-                                "separators") from exc
+    for number, row, problem in raw_rows(path):
+        identifier = None if row is None else row.get(id_field)
+        if problem is None and (identifier is None or str(identifier).strip() == ""):
+            problem = f"no '{id_field}'; every row needs one (or pass --id-field)"
+        if problem is not None:
+            table.errors.append(f"{path}:{number}: {problem}")
+            warn(f"{path}:{number}: {problem}; line skipped")
+            continue
+        key = str(identifier).strip()
+        if key in table.rows:
+            table.duplicates.append(key)
+        else:
+            table.rows[key] = row
     return table
 
 

@@ -25,15 +25,23 @@ class Record:
 
 def read_records(path: Path) -> Iterator[Record]:
     """Records from ``.jsonl`` or ``.csv``; a bad line becomes a ``Record`` with an error."""
+    for number, row, problem in raw_rows(path, "of records"):
+        yield (_record(number, row) if row is not None
+               else Record(number, "", {}, f"line {number}: {problem}"))
+
+
+def raw_rows(path: Path, what: str = "file") -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line number, row as written, None) per line of a ``.jsonl`` or ``.csv``, or (line
+    number, None, why the line is unusable); blank JSONL lines are skipped. A missing file,
+    another suffix, text that is not UTF-8 or an unreadable CSV is one ``ListingsmithError``
+    naming the file (``what`` says what it should hold)."""
     if not path.is_file():
-        raise ListingsmithError(f"{path}: no such file; pass a .jsonl or .csv of records")
+        raise ListingsmithError(f"{path}: no such file; pass a .jsonl or .csv {what}")
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".csv"):
         raise ListingsmithError(f"{path}: expected a .jsonl or .csv file, got '{suffix or 'none'}'")
     try:
-        for number, row, problem in raw_rows(path):
-            yield (_record(number, row) if row is not None
-                   else Record(number, "", {}, f"line {number}: {problem}"))
+        yield from (_csv_rows(path) if suffix == ".csv" else _jsonl_rows(path))
     except UnicodeDecodeError as exc:
         raise ListingsmithError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as "
                                 "UTF-8") from exc
@@ -42,15 +50,13 @@ def read_records(path: Path) -> Iterator[Record]:
                                 "separators") from exc
 
 
-def raw_rows(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
-    """(line number, row as written, None) per line of a ``.jsonl`` or ``.csv``, or (line
-    number, None, why the line is unusable); blank JSONL lines are skipped. Callers check the
-    file's suffix and turn UTF-8 and CSV errors into their own messages."""
-    if path.suffix.lower() == ".csv":
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            for number, row in enumerate(csv.DictReader(handle), start=2):
-                yield number, {k: v for k, v in row.items() if k is not None}, None
-        return
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            yield number, {k: v for k, v in row.items() if k is not None}, None
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
     with open(path, encoding="utf-8") as handle:
         for number, text in enumerate(handle, start=1):
             if not text.strip():

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from describer import claim_vocab
 from listingsmith.core.units import Unit
@@ -241,12 +241,13 @@ _TYPE_JOIN = re.compile(r"[\s-]+")
 """What may stand between the words of one type: "light bulb", "t-shirt"."""
 
 
-def branch_type_claims(text: str) -> list[Claim]:
+def branch_type_claims(text: str, table: dict[str, Any] | None = None) -> list[Claim]:
     """Product types of any taxonomy branch ``text`` names ("LED bulbs", "T-Shirt", "sofa"),
     the longest type at each place ("laptop bag" rather than "laptop"), hand-reviewed and
-    data-ambiguous words left out (``claim_vocab.claimable_branch_types``). ``name`` is the
-    type's key in ``describer/vocab/branch_types.json``."""
-    table = claim_vocab.claimable_branch_types()
+    data-ambiguous words left out (``claim_vocab.claimable_branch_types``) unless another
+    ``table`` of types is given. ``name`` is the type's key in
+    ``describer/vocab/branch_types.json``."""
+    table = claim_vocab.claimable_branch_types() if table is None else table
     longest = int(claim_vocab.branch_settings()["max_type_words"])
     words = list(_TYPE_WORD.finditer(text))
     claims, index = [], 0

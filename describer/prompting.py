@@ -15,12 +15,13 @@ from typing import Any
 
 import jinja2
 
-from describer import data, titles
-from describer.claims import colour_claims
+from describer import claim_vocab, data, titles
+from describer.claims import branch_type_claims, colour_claims
 from tagger.identify import product_type_words
+from tagger.taxonomy import taxonomy
 from listingsmith.core import vocab
 from listingsmith.core.errors import TemplateError
-from listingsmith.core.types import Attributes, entity_units
+from listingsmith.core.types import Attributes, Identity, entity_units
 
 TEMPLATE_FILES = ("system.j2", "product_data.j2", "title.j2", "description.j2", "bullets.j2",
                   "titles.toml", "template_description.j2", "options.toml", "examples.toml",
@@ -108,7 +109,7 @@ def product_context(attributes: Attributes) -> dict[str, Any]:
         fact = attributes.fact(entity)
         if fact is not None:
             facts.append({"label": label, "value": fact.display})
-    named_type, named_colours = _seller_title_words(seller, brand)
+    named_type, named_colours = _seller_title_words(seller, brand, attributes.identity)
     title = next((seller[k] for k in data.settings()["title_fields"] if seller.get(k)), "")
     category = product_kind(attributes, seller.get("category", ""), named_type)
     if category and category == seller.get("category"):
@@ -175,7 +176,8 @@ def _head_noun(phrase: str) -> str:
     return product_type_words(phrase.split()[-1]) if phrase.split() else ""
 
 
-def _seller_title_words(seller: dict[str, str], brand: str) -> tuple[str, list[str]]:
+def _seller_title_words(seller: dict[str, str], brand: str,
+                        identity: Identity | None) -> tuple[str, list[str]]:
     """The product type words and the colours a seller's title names ("pinwheel Women Navy
     Blue A-Line Dress" → "A-Line Dress", ["Navy Blue"]), so a record without a category is
     not called a "product"; ("", []) without a title."""
@@ -183,7 +185,34 @@ def _seller_title_words(seller: dict[str, str], brand: str) -> tuple[str, list[s
     if not title:
         return "", []
     colours = [claim.name for claim in colour_claims(title, strict=True)]
-    return data.product_type(title, brand).strip(" ,;:-"), list(dict.fromkeys(colours))[:1]
+    named = data.product_type(title, brand).strip(" ,;:-")
+    return _fitting_type(title, named, identity), list(dict.fromkeys(colours))[:1]
+
+
+def _fitting_type(title: str, named: str, identity: Identity | None) -> str:
+    """``named`` (a title's last words, where fashion titles put the type) when its head noun
+    is a product type of the identity's part of the taxonomy; else the first type the title
+    names that is ("Tetley Green Tea Bags, Lemon & Honey" names tea, not honey, for a
+    beverage); "" when none is, and the identity's own type stands. Without a sure identity
+    there is nothing to check against, and ``named`` stays."""
+    if identity is None or identity.uncertain or identity.taxonomy_id is None:
+        return named
+    table = claim_vocab.branch_types()["types"]
+    scope = _scope(identity.taxonomy_id)
+
+    def fits(key: str) -> bool:
+        return key in table and _scope(table[key]["node"]) == scope
+
+    if fits(claim_vocab.type_key(claim_vocab.words_of(named)[-1:])):
+        return named
+    return next((claim.text for claim in branch_type_claims(title, table) if fits(claim.name)),
+                "")
+
+
+def _scope(node_id: int) -> tuple[int, ...]:
+    """A node's first two levels: the part of the taxonomy a type must share with the
+    identity (Beverages, not Food Items, for a tea)."""
+    return tuple([*taxonomy().ancestors(node_id), int(node_id)][:2])
 
 
 def one_line(value: Any) -> str:

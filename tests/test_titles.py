@@ -101,3 +101,16 @@ def test_tone_and_length_change_every_generator_s_words(fixed_text_model):
     assert "Specifications: Brand: SOLIMO; Type: " in text["technical", "short"]
     assert "; Strength: 268 mg; Count: 365 capsules." in text["technical", "short"]
     assert len({text[tone, "medium"] for tone in prompting.options()["tones"]}) == 4
+
+
+@pytest.mark.parametrize("record, kind", [
+    ({"title": "Philips LED Bulb Cool Day Light, 9 W, E27, Pack of 2", "brand": "Philips"},
+     "light bulb"),
+    ({"title": "Bosch GSB Impact Drill With 13 Mm Chuck, 500 W", "brand": "Bosch"},
+     "impact drill"),
+    ({"title": "Tetley Green Tea Bags, Lemon & Honey, 100 Bags", "brand": "Tetley"}, "tea"),
+])
+def test_a_record_s_description_names_the_product_not_its_last_words(record, kind):
+    listing = Describer(TemplateGenerator()).describe([record_attributes(record)])[0]
+    assert listing.description.startswith(f"{record['brand']} {kind}."), listing.description
+    assert f"Category: {kind.title()}" in listing.bullets

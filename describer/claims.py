@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from describer import claim_vocab
+from listingsmith.metrics import normalise_number
 from listingsmith.core.units import Unit
 
 _NUMBER = r"\d+(?:[.,]\d+)*"
@@ -159,15 +160,9 @@ def bare_numbers(text: str) -> list[Claim]:
     """Numbers outside any quantity ("1 patch pocket", "5-pocket", "since 1995"): a count or a
     year the attributes must state as much as a weight, or the listing invents it."""
     quantities = [(c.start, c.end) for c in quantity_claims(text)]
-    return [Claim("number", m.group(0), m.start(), m.end(), name=normal_number(m.group(0)))
+    return [Claim("number", m.group(0), m.start(), m.end(), name=normalise_number(m.group(0)))
             for m in _BARE_NUMBER.finditer(text)
             if not any(start <= m.start() < end for start, end in quantities)]
-
-
-def normal_number(text: str) -> str:
-    """One spelling per number: "1,000" → "1000", "2.0" → "2", "1,5" → "1.5"."""
-    value = _number(text)
-    return text if value is None else f"{value:g}" if value < 1e15 else text
 
 
 # --------------------------------------------------------------------------- colours

@@ -54,10 +54,10 @@ from functools import lru_cache
 
 from describer import claim_vocab
 from describer.claims import (Claim, ClaimFinder, bare_numbers, branch_type_claims,
-                              colour_claims, normal_number, quantity_claims, squash_spaces,
-                              type_claims)
+                              colour_claims, quantity_claims, squash_spaces, type_claims)
 from describer.prompting import reads_like_instruction
 from listingsmith.core.errors import ListingsmithError
+from listingsmith.metrics import numbers
 from listingsmith.core.types import TEXT_ENTITIES, Attributes
 from tagger.identify import lacks_garment_parts, outside_known_domains
 from tagger.taxonomy import taxonomy
@@ -106,6 +106,8 @@ class _Evidence:
     brands: frozenset[str]
     colours: frozenset[str]
     text: str
+    numbers: frozenset[str]
+    """Every number the texts hold, normalised (``listingsmith.metrics.numbers``)."""
 
 
 class Guard:
@@ -332,8 +334,9 @@ def _evidence(attributes: Attributes) -> _Evidence:
     for key, value in attributes.seller.items():
         if "colour" in key.lower() or "color" in key.lower():
             colours.update(c.name for c in colour_claims(value, strict=False))
-    return _Evidence(tuple(quantities), frozenset(brands), frozenset(colours),
-                     " | ".join(squash_spaces(t) for t in texts).casefold())
+    text = " | ".join(squash_spaces(t) for t in texts).casefold()
+    return _Evidence(tuple(quantities), frozenset(brands), frozenset(colours), text,
+                     frozenset(numbers(text)))
 
 
 _LIST_ITEM = re.compile(r"(?:,\s*(?:and\s+|or\s+)?)?(?:[^,]|,(?=\d))+")
@@ -343,8 +346,7 @@ def _without_invented_numbers(sentence: str, evidence: _Evidence) -> tuple[str, 
     """``sentence`` without the comma-separated items that hold a number the attributes'
     texts do not, and those numbers. A number in the sentence's first item (its subject) is
     returned with the sentence emptied: what is left would not say what the product is."""
-    stated = {normal_number(n) for n in re.findall(r"\d+(?:[.,]\d+)*", evidence.text)}
-    invented = [c for c in bare_numbers(sentence) if c.name not in stated]
+    invented = [c for c in bare_numbers(sentence) if c.name not in evidence.numbers]
     if not invented:
         return sentence, []
     items = list(_LIST_ITEM.finditer(sentence))

@@ -237,11 +237,12 @@ def numbers(text: str) -> list[str]:
     """
     seen: dict[str, None] = {}
     for match in _NUMBER.findall(text):
-        seen.setdefault(_normalise_number(match), None)
+        seen.setdefault(normalise_number(match), None)
     return list(seen)
 
 
-def _normalise_number(raw: str) -> str:
+def normalise_number(raw: str) -> str:
+    """One spelling per number: "1,000" → "1000", "2.0" → "2", "1,5" → "1.5"."""
     text = raw.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", raw) \
         else raw.replace(",", ".")
     try:

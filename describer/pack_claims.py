@@ -23,10 +23,6 @@ glyph height, adjacent, overlapping) and the first line is cut short ("Not" / "d
 goes on below (``_pairs``). Repeats across photos keep the best-read line, and a claim
 with its negation on one product ("Dimmable" and "Non-Dimmable" in a chart of bulb types)
 is left out.
-
-The instruction patterns are read from their data file here rather than through
-``describer.prompting.reads_like_instruction``: the bullets code in ``prompting`` calls this
-module, and sibling modules must not import each other in a cycle (``.importlinter``).
 """
 
 from __future__ import annotations
@@ -36,6 +32,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from describer.prompting import reads_like_instruction
 from listingsmith.core import vocab
 from listingsmith.core.errors import ValidationError
 from listingsmith.core.types import Attributes, PrintedClaim, TextSpan
@@ -56,7 +53,6 @@ class _Rules:
     settings: dict
     kinds: tuple[tuple[str, tuple[re.Pattern, ...]], ...]
     banned: tuple[re.Pattern, ...]
-    instructions: tuple[re.Pattern, ...]
     acronyms: dict[str, str]
     proper: dict[str, str]
     minor: frozenset[str]
@@ -75,7 +71,6 @@ def _rules() -> _Rules:
         settings=data,
         kinds=tuple((kind, compiled(patterns)) for kind, patterns in data["kinds"].items()),
         banned=compiled([p for patterns in data["banned"].values() for p in patterns]),
-        instructions=compiled(vocab.load("prompts", "untrusted.toml")["instruction_patterns"]),
         acronyms={word.lower(): word for word in data["acronyms"]},
         proper={word.lower(): word for word in data["proper_words"]},
         minor=frozenset(data["minor_words"]),
@@ -221,7 +216,7 @@ def _admissible(span: TextSpan, brands: frozenset[str]) -> str | None:
     rules = _rules()
     if span.score < rules.settings["min_score"] or _key(span.text) in brands:
         return None
-    if any(pattern.search(span.text) for pattern in rules.instructions):
+    if reads_like_instruction(span.text):
         return None
     return _without_facts(span)
 
@@ -330,12 +325,11 @@ def _lines(spans: list[TextSpan], brands: frozenset[str]) -> list[tuple[TextSpan
                 if (text := _admissible(span, brands)) is not None]
     partners = _pairs(spans, [span for span, text in admitted if _joinable(span, text)])
     joined_below = {id(second) for second in partners.values()}
-    instructions = _rules().instructions
     out = []
     for span, text in admitted:
         if id(span) in partners:
             joined = _joined(span, partners[id(span)])
-            if not any(pattern.search(joined.text) for pattern in instructions):
+            if not reads_like_instruction(joined.text):
                 out.append((joined, joined.text))
         elif id(span) not in joined_below:
             out.extend((span, segment) for segment in _segments(text))

@@ -42,6 +42,7 @@ from listingsmith.core.types import Attributes, TextSpan
 from tagger.colours import vocabulary
 from tagger.facts import MIN_CONFIDENCE
 from tagger.more_facts import parse_product_facts
+from tagger.pack_text import looks_foreign
 from tagger.seller import record_attributes
 
 SOURCES = ("myntra", "bigbasket", "fashion")
@@ -249,8 +250,6 @@ def pack_name(spans: list[TextSpan], product_type: str, brand: str = "") -> str:
     >>> pack_name([line("MR16 GU10", 30)], "light bulb")
     ''
     """
-    from tagger.pack_text import looks_foreign
-
     cues = {word for word in re.findall(r"[a-z]{3,}", product_type.lower())}
     limit = settings()["pack_name_words"]
     named = []
